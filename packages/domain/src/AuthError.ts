@@ -1,0 +1,401 @@
+/**
+ * The typed failures of MobilePay authentication: one class per situation a caller can act on.
+ * Every field is safe to log: no error carries a secret, a token or a credential, so
+ * `toString`, `JSON.stringify` and `inspect` of any of them are safe too.
+ *
+ * @since 0.1.0
+ */
+import { Duration, Option, Predicate, Schema } from "effect"
+
+const Description = Schema.optional(Schema.String)
+
+/**
+ * The OAuth client was not recognised or its secret was wrong (`invalid_client`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidClient extends Schema.TaggedError<InvalidClient>("@mobilepay-auth/InvalidClient")(
+  "InvalidClient",
+  { status: Schema.Number, description: Description }
+) {
+  override get message() {
+    return `invalid_client (HTTP ${this.status}): check the client id and secret${suffix(this.description)}`
+  }
+}
+
+/**
+ * The client may not use this grant type (`unauthorized_client`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UnauthorizedClient extends Schema.TaggedError<UnauthorizedClient>(
+  "@mobilepay-auth/UnauthorizedClient"
+)("UnauthorizedClient", { status: Schema.Number, description: Description }) {
+  override get message() {
+    return `unauthorized_client (HTTP ${this.status})${suffix(this.description)}`
+  }
+}
+
+/**
+ * The grant (code or refresh token) was rejected (`invalid_grant`). The token manager turns
+ * this into {@link ConsentRequired} for merchant grants.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidGrant extends Schema.TaggedError<InvalidGrant>("@mobilepay-auth/InvalidGrant")(
+  "InvalidGrant",
+  { status: Schema.Number, description: Description }
+) {
+  override get message() {
+    return `invalid_grant (HTTP ${this.status})${suffix(this.description)}`
+  }
+}
+
+/**
+ * A requested scope is unknown or not allowed for this client (`invalid_scope`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidScope extends Schema.TaggedError<InvalidScope>("@mobilepay-auth/InvalidScope")(
+  "InvalidScope",
+  { description: Description, scope: Schema.optional(Schema.String) }
+) {
+  override get message() {
+    return `invalid_scope${this.scope ? ` (${this.scope})` : ""}${suffix(this.description)}`
+  }
+}
+
+/**
+ * The request was malformed (`invalid_request`, `unsupported_grant_type`, or a bad argument).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidRequest extends Schema.TaggedError<InvalidRequest>("@mobilepay-auth/InvalidRequest")(
+  "InvalidRequest",
+  { status: Schema.optional(Schema.Number), code: Schema.String, description: Description }
+) {
+  override get message() {
+    return `${this.code}${this.status === undefined ? "" : ` (HTTP ${this.status})`}${suffix(this.description)}`
+  }
+}
+
+/**
+ * The merchant's consent is gone (revoked in the portal, refresh token expired, or never
+ * given): run the consent flow again.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ConsentRequired extends Schema.TaggedError<ConsentRequired>("@mobilepay-auth/ConsentRequired")(
+  "ConsentRequired",
+  {
+    merchant: Schema.optional(Schema.String),
+    reason: Schema.Literal("revoked", "missing")
+  }
+) {
+  override get message() {
+    const who = this.merchant ? ` for merchant ${this.merchant}` : ""
+    return this.reason === "missing"
+      ? `no consent is stored${who}: run the consent flow`
+      : `consent was revoked or has expired${who}: run the consent flow again`
+  }
+}
+
+/**
+ * The API answered 401 twice (once more after a fresh token). MobilePay keeps the reason
+ * vague on purpose: check scopes, consent and gateway keys.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class Unauthorized extends Schema.TaggedError<Unauthorized>("@mobilepay-auth/Unauthorized")(
+  "Unauthorized",
+  { method: Schema.optional(Schema.String), path: Schema.optional(Schema.String) }
+) {
+  override get message() {
+    const where = this.method && this.path ? ` on ${this.method} ${this.path}` : ""
+    return `unauthorized${where}, even with a fresh token: check consent, scopes and gateway keys`
+  }
+}
+
+/**
+ * The server asked us to slow down (HTTP 429, or a refresh that is cooling down after
+ * failures). `retryAfterMillis` says when to try again, if known.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RateLimited extends Schema.TaggedError<RateLimited>("@mobilepay-auth/RateLimited")(
+  "RateLimited",
+  { retryAfterMillis: Schema.optional(Schema.Number), endpoint: Schema.optional(Schema.String) }
+) {
+  override get message() {
+    const after =
+      this.retryAfterMillis === undefined
+        ? ""
+        : `, retry after ${Duration.format(Duration.millis(this.retryAfterMillis))}`
+    return `rate limited${this.endpoint ? ` by ${this.endpoint}` : ""}${after}`
+  }
+}
+
+/**
+ * The request did not complete: connection failure, timeout, or a 5xx answer after retries.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class Transport extends Schema.TaggedError<Transport>("@mobilepay-auth/Transport")("Transport", {
+  reason: Schema.Literal("connection", "timeout", "server-error", "cooling-down"),
+  status: Schema.optional(Schema.Number),
+  endpoint: Schema.optional(Schema.String),
+  retryAfterMillis: Schema.optional(Schema.Number)
+}) {
+  override get message() {
+    const status = this.status === undefined ? "" : ` (HTTP ${this.status})`
+    return `transport failure: ${this.reason}${status}${this.endpoint ? ` at ${this.endpoint}` : ""}`
+  }
+}
+
+/**
+ * The server's answer does not conform to the protocol (malformed JSON, HTML instead of JSON,
+ * missing fields, wrong token type).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ProtocolViolation extends Schema.TaggedError<ProtocolViolation>(
+  "@mobilepay-auth/ProtocolViolation"
+)("ProtocolViolation", { reason: Schema.String, description: Description }) {
+  override get message() {
+    return `protocol violation: ${this.reason}${suffix(this.description)}`
+  }
+}
+
+/**
+ * The checks an ID token can fail.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const IdTokenCheck = Schema.Literal(
+  "signature",
+  "issuer",
+  "audience",
+  "nonce",
+  "c_hash",
+  "at_hash",
+  "expired",
+  "subject",
+  "malformed"
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type IdTokenCheck = typeof IdTokenCheck.Type
+
+/**
+ * An ID token failed validation; `check` names which check.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class IdTokenRejected extends Schema.TaggedError<IdTokenRejected>("@mobilepay-auth/IdTokenRejected")(
+  "IdTokenRejected",
+  { check: IdTokenCheck, description: Description }
+) {
+  override get message() {
+    return `ID token rejected: ${this.check} check failed${suffix(this.description)}`
+  }
+}
+
+/**
+ * The `state` of a callback is unknown, expired, already used, or absent.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class StateMismatch extends Schema.TaggedError<StateMismatch>("@mobilepay-auth/StateMismatch")(
+  "StateMismatch",
+  { reason: Schema.Literal("unknown", "expired", "replayed", "missing") }
+) {
+  override get message() {
+    return `state mismatch: ${this.reason}; start the consent flow again`
+  }
+}
+
+/**
+ * An endpoint is not `https:` (or `http:` on loopback without the explicit opt-in).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InsecureEndpoint extends Schema.TaggedError<InsecureEndpoint>(
+  "@mobilepay-auth/InsecureEndpoint"
+)("InsecureEndpoint", { url: Schema.String }) {
+  override get message() {
+    return `refusing insecure endpoint ${this.url}: https is required (loopback http needs allowInsecureLoopback)`
+  }
+}
+
+/**
+ * Why a VAT number was rejected.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const InvalidVatReason = Schema.Literal("empty", "country", "format", "check-digit")
+
+/**
+ * A VAT number could not be parsed. `input` is what was given (VAT numbers are public data).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidVat extends Schema.TaggedError<InvalidVat>("@mobilepay-auth/InvalidVat")("InvalidVat", {
+  input: Schema.String,
+  reason: InvalidVatReason
+}) {
+  override get message() {
+    const why = {
+      empty: "it is empty",
+      country: "it must start with DK or FI",
+      format: "it must be DK or FI followed by 8 digits",
+      "check-digit": "its check digit is wrong"
+    }[this.reason]
+    return `invalid VAT number ${JSON.stringify(this.input.slice(0, 40))}: ${why}`
+  }
+}
+
+/**
+ * The token store failed. `operation` names what was attempted.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class StoreFailure extends Schema.TaggedError<StoreFailure>("@mobilepay-auth/StoreFailure")(
+  "StoreFailure",
+  {
+    operation: Schema.String,
+    reason: Schema.Literal("unavailable", "conflict", "corrupt", "decrypt", "lease", "other"),
+    description: Description
+  }
+) {
+  override get message() {
+    return `token store ${this.operation} failed: ${this.reason}${suffix(this.description)}`
+  }
+}
+
+/**
+ * Every error of the toolkit.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type AuthError =
+  | InvalidClient
+  | UnauthorizedClient
+  | InvalidGrant
+  | InvalidScope
+  | InvalidRequest
+  | ConsentRequired
+  | Unauthorized
+  | RateLimited
+  | Transport
+  | ProtocolViolation
+  | IdTokenRejected
+  | StateMismatch
+  | InsecureEndpoint
+  | InvalidVat
+  | StoreFailure
+
+/**
+ * The errors an OAuth token endpoint can answer with, as {@link fromOAuthErrorResponse} maps them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type OAuthEndpointError =
+  | InvalidClient
+  | UnauthorizedClient
+  | InvalidGrant
+  | InvalidScope
+  | InvalidRequest
+  | RateLimited
+  | Transport
+  | ProtocolViolation
+
+const OAuthErrorBody = Schema.Struct({
+  error: Schema.String,
+  error_description: Schema.optional(Schema.String)
+})
+const decodeOAuthErrorBody = Schema.decodeUnknownOption(OAuthErrorBody)
+
+/**
+ * Maps an error answer of an OAuth endpoint (HTTP status and the decoded JSON body, or
+ * `undefined` when the body was not JSON) to the typed error a caller can act on.
+ * `retryAfterMillis` is the parsed `Retry-After` header, if any.
+ *
+ * Pure: the same answer always maps to the same error.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromOAuthErrorResponse = (
+  status: number,
+  body: unknown,
+  retryAfterMillis?: number
+): OAuthEndpointError => {
+  if (status === 429) {
+    return new RateLimited(retryAfterMillis === undefined ? {} : { retryAfterMillis })
+  }
+  if (status >= 500) return new Transport({ reason: "server-error", status })
+  return Option.match(decodeOAuthErrorBody(body), {
+    onNone: () =>
+      status === 401
+        ? new InvalidClient({ status })
+        : new ProtocolViolation({ reason: "error-response-not-oauth", description: `HTTP ${status}` }),
+    onSome: ({ error, error_description }) => {
+      const description = cleanDescription(error_description)
+      const fields = description === undefined ? { status } : { status, description }
+      switch (error) {
+        case "invalid_client":
+          return new InvalidClient(fields)
+        case "unauthorized_client":
+          return new UnauthorizedClient(fields)
+        case "invalid_grant":
+          return new InvalidGrant(fields)
+        case "invalid_scope":
+          return new InvalidScope(description === undefined ? {} : { description })
+        default:
+          return new InvalidRequest({ ...fields, code: cleanDescription(error) ?? "invalid_request" })
+      }
+    }
+  })
+}
+
+/**
+ * True for errors worth retrying after a delay (connection failures, timeouts, 5xx, 429).
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isTransient = (error: unknown): error is Transport | RateLimited =>
+  Predicate.isTagged(error, "Transport") || Predicate.isTagged(error, "RateLimited")
+
+// Server-provided text is kept short and printable so it cannot smuggle a token into logs.
+const cleanDescription = (text: string | undefined): string | undefined => {
+  if (text === undefined) return undefined
+  // eslint-disable-next-line no-control-regex
+  const printable = text.replace(/[\u0000-\u001f\u007f]/g, " ").trim()
+  const redacted = printable.replace(/[A-Za-z0-9_\-.~+/=]{40,}/g, "<redacted>")
+  return redacted.length > 200 ? `${redacted.slice(0, 200)}...` : redacted || undefined
+}
+
+const suffix = (description: string | undefined) => (description ? `: ${description}` : "")
