@@ -1,0 +1,243 @@
+/**
+ * The one HTTP path of the toolkit. Every protocol request (oauth4webapi's included, through
+ * the `fetch` bridge) and every API call passes through this client, which refuses insecure
+ * endpoints, bounds each attempt with a timeout, and retries transient failures (connection
+ * errors, timeouts, 5xx, 429) with exponential backoff, jitter and `Retry-After`.
+ *
+ * @since 0.1.0
+ */
+import { HttpBody, HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
+import { AuthError, Environment } from "@mobilepay-auth/domain"
+import { Clock, Context, Duration, Effect, Layer, Option, Random, Runtime } from "effect"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Plain `http:` to loopback addresses (the offline sandbox, tests). Off by default. */
+  readonly allowInsecureLoopback?: boolean
+  /** Per attempt. Default 10 seconds. */
+  readonly timeout?: Duration.DurationInput
+  /** Retries after the first attempt. Default 2, at most 5 (MobilePay's guidance). */
+  readonly maxRetries?: number
+  /** Default 200 ms, doubling per retry. */
+  readonly baseBackoff?: Duration.DurationInput
+  /** Default 5 seconds; a longer `Retry-After` is honoured up to `maxRetryAfter`. */
+  readonly maxBackoff?: Duration.DurationInput
+  /** A `Retry-After` longer than this is not waited for: the 429 is returned. Default 30 s. */
+  readonly maxRetryAfter?: Duration.DurationInput
+}
+
+/**
+ * The errors of the hardened client.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Error = AuthError.Transport | AuthError.InsecureEndpoint
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class AuthHttp extends Context.Tag("@mobilepay-auth/platform/AuthHttp")<
+  AuthHttp,
+  AuthHttp.Service
+>() {}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace AuthHttp {
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  export interface Service {
+    readonly client: HttpClient.HttpClient.With<Error>
+    /** A WHATWG `fetch` over `client`, for oauth4webapi's `customFetch`. */
+    readonly fetch: FetchLike
+    readonly allowInsecureLoopback: boolean
+  }
+}
+
+/**
+ * Parses `Retry-After` (seconds or an HTTP date) into milliseconds from `now`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const parseRetryAfter = (value: string | undefined, now: number): Option.Option<number> => {
+  if (value === undefined) return Option.none()
+  const trimmed = value.trim()
+  if (/^\d+$/.test(trimmed)) return Option.some(Number(trimmed) * 1000)
+  const date = Date.parse(trimmed)
+  return Number.isNaN(date) ? Option.none() : Option.some(Math.max(0, date - now))
+}
+
+const endpointOf = (url: string) => {
+  try {
+    const u = new URL(url)
+    return `${u.origin}${u.pathname}`
+  } catch {
+    return "invalid-url"
+  }
+}
+
+/**
+ * Hardens any `HttpClient`: endpoint check, timeout, bounded retries of transient failures.
+ * The same request object is re-sent on retry, so its headers (an idempotency key) stay.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const harden = (
+  client: HttpClient.HttpClient,
+  options: Options = {}
+): HttpClient.HttpClient.With<Error> => {
+  const timeout = Duration.decode(options.timeout ?? "10 seconds")
+  const maxRetries = Math.max(0, Math.min(5, Math.round(options.maxRetries ?? 2)))
+  const base = Duration.toMillis(options.baseBackoff ?? "200 millis")
+  const cap = Duration.toMillis(options.maxBackoff ?? "5 seconds")
+  const maxRetryAfter = Duration.toMillis(options.maxRetryAfter ?? "30 seconds")
+  const env = { allowInsecureLoopback: options.allowInsecureLoopback ?? false }
+
+  const delay = (attempt: number, retryAfter: Option.Option<number>) =>
+    Effect.map(Random.next, (r) => {
+      const exponential = Math.min(cap, base * 2 ** attempt)
+      const jittered = exponential / 2 + (exponential / 2) * r
+      return Math.max(
+        jittered,
+        Option.getOrElse(retryAfter, () => 0)
+      )
+    })
+
+  return client.pipe(
+    HttpClient.mapRequestEffect((request) =>
+      Effect.suspend(() => {
+        const url = (() => {
+          try {
+            return new URL(request.url)
+          } catch {
+            return undefined
+          }
+        })()
+        return url !== undefined && Environment.allowsEndpoint(env, url)
+          ? Effect.succeed(request)
+          : Effect.fail(new AuthError.InsecureEndpoint({ url: endpointOf(request.url) }))
+      })
+    ),
+    HttpClient.transform((effect, request) => {
+      const endpoint = endpointOf(request.url)
+      const attempt = (n: number): Effect.Effect<HttpClientResponse.HttpClientResponse, Error> =>
+        effect.pipe(
+          Effect.timeoutFail({
+            duration: timeout,
+            onTimeout: () => new AuthError.Transport({ reason: "timeout", endpoint })
+          }),
+          Effect.catchTags({
+            RequestError: () => Effect.fail(new AuthError.Transport({ reason: "connection", endpoint })),
+            ResponseError: (e) => Effect.succeed(e.response)
+          }),
+          Effect.flatMap((response) => {
+            const retriable = response.status >= 500 || response.status === 429
+            if (!retriable || n >= maxRetries) return Effect.succeed(response)
+            return Effect.gen(function* () {
+              const now = yield* Clock.currentTimeMillis
+              const retryAfter = parseRetryAfter(response.headers["retry-after"], now)
+              if (Option.isSome(retryAfter) && retryAfter.value > maxRetryAfter) return response
+              yield* Effect.sleep(Duration.millis(yield* delay(n, retryAfter)))
+              return yield* attempt(n + 1)
+            })
+          }),
+          Effect.catchIf(
+            (e): e is AuthError.Transport => e._tag === "Transport" && n < maxRetries,
+            () =>
+              Effect.flatMap(delay(n, Option.none()), (ms) =>
+                Effect.zipRight(Effect.sleep(Duration.millis(ms)), attempt(n + 1))
+              )
+          )
+        )
+      return attempt(0)
+    }),
+    // The transform above already maps these; this narrows the error type.
+    HttpClient.transformResponse((effect) =>
+      Effect.catchTags(effect, {
+        RequestError: (e) =>
+          Effect.fail(new AuthError.Transport({ reason: "connection", endpoint: endpointOf(e.request.url) })),
+        ResponseError: (e) => Effect.succeed(e.response)
+      })
+    )
+  )
+}
+
+/**
+ * A `fetch` that runs every request through `client`. Failures reject with the toolkit's
+ * tagged errors, so callers of oauth4webapi can map them back.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const toFetch = (
+  client: HttpClient.HttpClient.With<Error>,
+  runtime: Runtime.Runtime<never>
+): FetchLike => {
+  const run = Runtime.runPromise(runtime)
+  return async (input, init) => {
+    const request = new Request(input, init)
+    const body = request.body === null ? undefined : new Uint8Array(await request.arrayBuffer())
+    let outgoing = HttpClientRequest.make(request.method as "GET")(request.url, {
+      headers: Object.fromEntries(request.headers.entries())
+    })
+    if (body !== undefined) {
+      outgoing = HttpClientRequest.setBody(
+        outgoing,
+        HttpBody.uint8Array(body, request.headers.get("content-type") ?? undefined)
+      )
+    }
+    return run(
+      Effect.flatMap(client.execute(outgoing), (response) =>
+        Effect.map(
+          Effect.orElseSucceed(response.arrayBuffer, () => new ArrayBuffer(0)),
+          (bytes) =>
+            new Response(response.status === 204 || response.status === 304 ? null : bytes, {
+              status: response.status,
+              headers: new Headers(Object.entries(response.headers))
+            })
+        )
+      ),
+      init?.signal ? { signal: init.signal } : undefined
+    )
+  }
+}
+
+/**
+ * The hardened client over the `HttpClient` in context.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options = {}): Effect.Effect<AuthHttp.Service, never, HttpClient.HttpClient> =>
+  Effect.gen(function* () {
+    const client = harden(yield* HttpClient.HttpClient, options)
+    const runtime = yield* Effect.runtime<never>()
+    return AuthHttp.of({
+      client,
+      fetch: toFetch(client, runtime),
+      allowInsecureLoopback: options.allowInsecureLoopback ?? false
+    })
+  })
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options = {}): Layer.Layer<AuthHttp, never, HttpClient.HttpClient> =>
+  Layer.effect(AuthHttp, make(options))

@@ -1,0 +1,20 @@
+/**
+ * Effect services and layers for MobilePay authentication.
+ *
+ * @since 0.1.0
+ */
+
+/** @since 0.1.0 */
+export * as AuthHttp from "./AuthHttp.js"
+/** @since 0.1.0 */
+export * as Grant from "./Grant.js"
+/** @since 0.1.0 */
+export * as MobilePayConfig from "./MobilePayConfig.js"
+/** @since 0.1.0 */
+export * as TokenCipher from "./TokenCipher.js"
+/** @since 0.1.0 */
+export * as TokenManager from "./TokenManager.js"
+/** @since 0.1.0 */
+export * as TokenStore from "./TokenStore.js"
+/** @since 0.1.0 */
+export * as TokenVault from "./TokenVault.js"
