@@ -26,7 +26,7 @@ export declare namespace SecureRandom {
    */
   export interface Service {
     /** `size` random bytes. */
-    readonly bytes: (size: number) => Effect.Effect<Uint8Array>
+    readonly bytes: (size: number) => Effect.Effect<Uint8Array<ArrayBuffer>>
   }
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { AuthError, SecureRandom, Token } from "@mobilepay-auth/domain"
-import { Effect, Layer, Option, Redacted, TestClock } from "effect"
+import { Context, Effect, Layer, Option, Redacted, TestClock } from "effect"
 import * as TokenManager from "../src/TokenManager.js"
 import * as TokenVault from "../src/TokenVault.js"
 
@@ -67,6 +67,197 @@ describe("TokenManager", () => {
       expect(calls()).toBe(2)
       expect(Redacted.value(token.accessToken)).toBe("at-2")
       expect(Option.isNone(token.refreshToken)).toBe(true)
+    }).pipe(Effect.provide(TestLayer))
+  )
+})
+
+describe("TokenManager across instances sharing one store", () => {
+  // Two managers (two "instances") over one store; the source rotates its refresh token on
+  // every use and rejects a used one, like MobilePay's one-time rotation.
+  const rotatingServer = () => {
+    let issued = 0
+    let valid = "rt-0"
+    let tokenRequests = 0
+    let invalidGrants = 0
+    const source = (key: string): TokenManager.TokenSource<AuthError.InvalidGrant> => ({
+      key,
+      kind: "merchant",
+      persistent: true,
+      obtain: (current) =>
+        Effect.gen(function* () {
+          tokenRequests++
+          yield* Effect.sleep("20 millis")
+          const sent = Option.flatMap(current, (g) => g.tokens.refreshToken).pipe(Option.map(Redacted.value))
+          if (Option.getOrUndefined(sent) !== valid) {
+            invalidGrants++
+            return yield* Effect.fail(new AuthError.InvalidGrant({ status: 400 }))
+          }
+          issued++
+          valid = `rt-${issued}`
+          const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
+          return {
+            tokens: Token.fromResponse(
+              {
+                access_token: Redacted.make(`at-${issued}`),
+                token_type: "Bearer",
+                expires_in: 300,
+                refresh_token: Redacted.make(valid)
+              },
+              now
+            ),
+            attributes: { verifier: "kept" }
+          }
+        })
+    })
+    return { source, stats: () => ({ tokenRequests, invalidGrants }) }
+  }
+
+  it.effect("one refresh per expiry, no invalid_grant, rotated token persisted", () =>
+    Effect.gen(function* () {
+      const server = rotatingServer()
+      const vault = yield* TokenVault.TokenVault
+      const managerLayer = (owner: string) =>
+        TokenManager.layer({ owner }).pipe(Layer.provide(Layer.succeed(TokenVault.TokenVault, vault)))
+      const a = yield* Layer.build(managerLayer("a")).pipe(Effect.map(Context.get(TokenManager.TokenManager)))
+      const b = yield* Layer.build(managerLayer("b")).pipe(Effect.map(Context.get(TokenManager.TokenManager)))
+      const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
+      yield* a.install(
+        "m1",
+        {
+          tokens: Token.fromResponse(
+            {
+              access_token: Redacted.make("at-0"),
+              token_type: "Bearer",
+              expires_in: 300,
+              refresh_token: Redacted.make("rt-0")
+            },
+            now
+          ),
+          attributes: { verifier: "kept" }
+        },
+        { persistent: true }
+      )
+      for (let round = 0; round < 5; round++) {
+        yield* TestClock.adjust("280 seconds")
+        const fiber = yield* Effect.fork(
+          Effect.all(
+            Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? a : b).get(server.source("m1"))),
+            { concurrency: "unbounded" }
+          )
+        )
+        for (let i = 0; i < 20; i++) yield* TestClock.adjust("50 millis")
+        yield* fiber
+      }
+      expect(server.stats()).toEqual({ tokenRequests: 5, invalidGrants: 0 })
+      const stored = yield* a.stored("m1")
+      expect(Option.map(stored, (g) => Option.map(g.tokens.refreshToken, Redacted.value))).toEqual(
+        Option.some(Option.some("rt-5"))
+      )
+      expect(Option.map(stored, (g) => g.attributes.verifier)).toEqual(Option.some("kept"))
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(TokenVault.layerEphemeral),
+      Effect.provide(SecureRandom.layerWebCrypto)
+    )
+  )
+})
+
+describe("TokenManager failures", () => {
+  const failing = <E>(error: () => E) => {
+    let calls = 0
+    const source: TokenManager.TokenSource<E> = {
+      key: "f",
+      kind: "test",
+      persistent: true,
+      obtain: () =>
+        Effect.suspend(() => {
+          calls++
+          return Effect.fail(error())
+        })
+    }
+    return { source, calls: () => calls }
+  }
+
+  it.effect("invalid_grant becomes ConsentRequired, deletes the grant, and is never retried", () =>
+    Effect.gen(function* () {
+      const manager = yield* TokenManager.TokenManager
+      const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
+      yield* manager.install(
+        "f",
+        {
+          tokens: Token.fromResponse(
+            {
+              access_token: Redacted.make("at"),
+              token_type: "Bearer",
+              expires_in: 300,
+              refresh_token: Redacted.make("rt")
+            },
+            now
+          ),
+          attributes: {}
+        },
+        { persistent: true }
+      )
+      const { calls, source } = failing(() => new AuthError.InvalidGrant({ status: 400 }))
+      yield* TestClock.adjust("300 seconds")
+      const first = yield* Effect.flip(manager.get(source))
+      expect(first._tag).toBe("ConsentRequired")
+      expect(Option.isNone(yield* manager.stored("f"))).toBe(true)
+      const again = yield* Effect.flip(manager.get(source))
+      expect(again._tag).toBe("ConsentRequired")
+      expect(calls()).toBe(1)
+    }).pipe(Effect.provide(TestLayer))
+  )
+
+  it.effect("transient failures retry with backoff up to maxRetries, then cool down and fail fast", () =>
+    Effect.gen(function* () {
+      const manager = yield* TokenManager.TokenManager
+      const { calls, source } = failing(
+        () => new AuthError.Transport({ reason: "server-error", status: 503 })
+      )
+      const fiber = yield* Effect.fork(Effect.flip(manager.get({ ...source, persistent: false })))
+      yield* TestClock.adjust("1 second") // first retry after 1 s
+      yield* TestClock.adjust("2 seconds") // second after 2 s more
+      const error = yield* fiber
+      expect(error._tag).toBe("Transport")
+      expect(calls()).toBe(3) // one attempt + 2 retries (the default policy)
+      // Cooling down: callers fail at once, without a request.
+      const fast = yield* Effect.flip(manager.get({ ...source, persistent: false }))
+      expect(fast._tag).toBe("Transport")
+      expect(calls()).toBe(3)
+      // After the cool-down (4 s for the third failure) the next caller tries again.
+      yield* TestClock.adjust("5 seconds")
+      yield* Effect.fork(manager.get({ ...source, persistent: false }))
+      yield* TestClock.adjust("1 millis")
+      expect(calls()).toBe(4)
+    }).pipe(Effect.provide(TestLayer))
+  )
+
+  it.effect("a final failure (invalid_client) is not retried", () =>
+    Effect.gen(function* () {
+      const manager = yield* TokenManager.TokenManager
+      const { calls, source } = failing(() => new AuthError.InvalidClient({ status: 401 }))
+      const error = yield* Effect.flip(manager.get({ ...source, persistent: false }))
+      expect(error._tag).toBe("InvalidClient")
+      expect(calls()).toBe(1)
+    }).pipe(Effect.provide(TestLayer))
+  )
+
+  it.effect("invalidate drops only the rejected access token and the next call refreshes", () =>
+    Effect.gen(function* () {
+      const manager = yield* TokenManager.TokenManager
+      const { calls, source } = counting(3700, "inv")
+      const f = yield* Effect.fork(manager.get(source))
+      yield* TestClock.adjust("10 millis")
+      const first = yield* f
+      yield* manager.invalidate("inv", Redacted.make("not-the-current-one"))
+      yield* manager.get(source)
+      expect(calls()).toBe(1)
+      yield* manager.invalidate("inv", first.accessToken)
+      const g = yield* Effect.fork(manager.get(source))
+      yield* TestClock.adjust("10 millis")
+      expect(Redacted.value((yield* g).accessToken)).toBe("at-2")
+      expect(calls()).toBe(2)
     }).pipe(Effect.provide(TestLayer))
   )
 })
