@@ -161,12 +161,13 @@ export const makeMemory: Effect.Effect<TokenStore.Service> = Effect.sync(() => {
         [...records.keys()].filter((key) => key.startsWith(prefix) && Option.isSome(live(key, now))).sort()
       ),
     removePrefix: (prefix) =>
-      Effect.sync(() => {
+      Effect.map(Clock.currentTimeMillis, (now) => {
         let n = 0
         for (const key of [...records.keys()]) {
           if (key.startsWith(prefix)) {
+            // Expired records count as absent, as in every store.
+            if (Option.isSome(live(key, now))) n++
             records.delete(key)
-            n++
           }
         }
         return n
