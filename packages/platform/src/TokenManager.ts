@@ -39,6 +39,8 @@ export interface TokenSource<E> {
   readonly key: string
   /** Label for metrics and spans, e.g. `integrator` or `merchant`. */
   readonly kind: string
+  /** Whom the grant belongs to, as errors should name it (e.g. the merchant). Default: `key`. */
+  readonly subject?: string
   /** Keep the grant in the `TokenVault` (merchant grants) or in memory only. */
   readonly persistent: boolean
   readonly obtain: (current: Option.Option<Grant>) => Effect.Effect<Grant, E>
@@ -312,12 +314,15 @@ export const make = (
             Metric.tagged(Metric.tagged(failures, "kind", source.kind), "error", tagOf(error))
           )
           if (isGrantGone(error)) {
+            // The source's own ConsentRequired (e.g. "missing") is kept; invalid_grant means revoked.
+            const gone =
+              error instanceof AuthError.ConsentRequired
+                ? error
+                : new AuthError.ConsentRequired({ merchant: source.subject ?? source.key, reason: "revoked" })
             entry.state = TokenLifecycle.transition(policy, entry.state, { _tag: "GrantRejected", at: now })
+            entry.lastError = gone
             if (entry.inflight === inflight) entry.inflight = undefined
-            yield* Deferred.fail(
-              inflight,
-              new AuthError.ConsentRequired({ merchant: source.key, reason: "revoked" })
-            )
+            yield* Deferred.fail(inflight, gone)
             return
           }
           const retryAfterMillis = retryAfterOf(error)
@@ -389,8 +394,38 @@ export const make = (
               return entry.inflight === undefined
                 ? Effect.fail(new AuthError.Transport({ reason: "cooling-down", endpoint: source.kind }))
                 : awaitInflight<E>(entry.inflight)
-            case "FailConsentRequired":
-              return Effect.fail(new AuthError.ConsentRequired({ merchant: source.key, reason: "revoked" }))
+            case "FailConsentRequired": {
+              const gone =
+                entry.lastError instanceof AuthError.ConsentRequired
+                  ? entry.lastError
+                  : new AuthError.ConsentRequired({
+                      merchant: source.subject ?? source.key,
+                      reason: "revoked"
+                    })
+              if (!source.persistent) return Effect.fail(gone)
+              // Another process (or a consent completed elsewhere) may have stored a new grant.
+              return Effect.flatMap(readStored(source.key), (stored) =>
+                Option.match(stored, {
+                  onNone: () => Effect.fail(gone),
+                  onSome: ({ value }) =>
+                    Effect.zipRight(
+                      Effect.flatMap(Random.next, (jitter) =>
+                        Effect.sync(() => {
+                          entry.attributes = value.attributes
+                          entry.lastError = undefined
+                          entry.state = TokenLifecycle.transition(policy, entry.state, {
+                            _tag: "GrantReceived",
+                            at: clock.unsafeCurrentTimeMillis(),
+                            tokens: value.tokens,
+                            jitter
+                          })
+                        })
+                      ),
+                      get(source)
+                    )
+                })
+              )
+            }
             case "FailRetryAfter": {
               const error = entry.lastError
               const retryAfterMillis = Math.max(0, decision.retryAt - now)

@@ -7,7 +7,13 @@
 /** @since 0.1.0 */
 export * as AuthHttp from "./AuthHttp.js"
 /** @since 0.1.0 */
+export * as ConsentCallback from "./ConsentCallback.js"
+/** @since 0.1.0 */
+export * as Discovery from "./Discovery.js"
+/** @since 0.1.0 */
 export * as Grant from "./Grant.js"
+/** @since 0.1.0 */
+export * as MerchantConsent from "./MerchantConsent.js"
 /** @since 0.1.0 */
 export * as MobilePayConfig from "./MobilePayConfig.js"
 /** @since 0.1.0 */

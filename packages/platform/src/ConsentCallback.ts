@@ -1,0 +1,200 @@
+/**
+ * The redirect URI endpoint of merchant consent, for any web framework: a plain
+ * `(request: Request) => Promise<Response>` handler, and an `@effect/platform` `HttpRouter`.
+ * A `form_post` POST is completed directly; a GET carrying parameters in its query is completed
+ * too; a bare GET (fragment mode, where the browser keeps the parameters in the `#fragment`)
+ * gets a tiny page that posts the fragment back as a form.
+ *
+ * @since 0.1.0
+ */
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Effect, Runtime } from "effect"
+import { type CompleteError, type Consented, MerchantConsent } from "./MerchantConsent.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Where to send the browser after a completed consent. Default: a short confirmation page. */
+  readonly successRedirect?: string | ((consented: Consented) => string)
+  /** Build the answer to a failed callback. Default: a vague page with a status per error. */
+  readonly onError?: (error: CompleteError) => Response
+  /** Observe the outcome (log it, record an audit event). Never handed a secret. */
+  readonly onComplete?: (
+    outcome:
+      | { readonly _tag: "Success"; readonly consented: Consented }
+      | { readonly _tag: "Failure"; readonly error: CompleteError }
+  ) => Effect.Effect<void>
+}
+
+const securityHeaders = {
+  "cache-control": "no-store",
+  pragma: "no-cache",
+  "referrer-policy": "no-referrer",
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY"
+}
+
+const page = (status: number, title: string, body: string, extraHeaders: Record<string, string> = {}) =>
+  new Response(
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title></head><body>${body}</body></html>`,
+    { status, headers: { ...securityHeaders, "content-type": "text/html; charset=utf-8", ...extraHeaders } }
+  )
+
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+
+/**
+ * The HTTP status a failed callback answers with.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const statusOf = (error: CompleteError): number => {
+  switch (error._tag) {
+    case "StateMismatch":
+    case "InvalidRequest":
+    case "InvalidScope":
+      return 400
+    case "ConsentRequired":
+      return 403
+    case "StoreFailure":
+      return 500
+    case "RateLimited":
+      return 503
+    default:
+      return 502
+  }
+}
+
+/**
+ * The default error page: what a merchant can do, nothing about why (the error is for logs).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const defaultErrorResponse = (error: CompleteError): Response => {
+  const hint =
+    error._tag === "ConsentRequired"
+      ? "Consent was not given."
+      : error._tag === "StateMismatch"
+        ? "This consent link has expired or was already used. Please start again."
+        : "Consent could not be completed. Please start again."
+  return page(statusOf(error), "MobilePay consent", `<p>${hint}</p>`)
+}
+
+// Relays the fragment (which browsers never send to servers) as a form_post to this same URL.
+// No user data is interpolated: the script reads location.hash itself.
+const fragmentRelay = page(
+  200,
+  "MobilePay consent",
+  `<noscript>JavaScript is needed to finish the consent.</noscript><form id="f" method="post"></form><script>
+(function(){var p=new URLSearchParams(location.hash.slice(1));var f=document.getElementById("f");
+p.forEach(function(v,k){var i=document.createElement("input");i.type="hidden";i.name=k;i.value=v;f.appendChild(i)});
+history.replaceState(null,"",location.pathname+location.search);if(p.has("state"))f.submit();})();
+</script>`,
+  { "content-security-policy": "default-src 'none'; script-src 'unsafe-inline'; form-action 'self'" }
+)
+
+/**
+ * The callback as an Effect from a Web `Request` to a Web `Response`. Never fails: errors become
+ * responses (see {@link Options.onError}).
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const handle = (
+  request: Request,
+  options: Options = {}
+): Effect.Effect<Response, never, MerchantConsent> =>
+  Effect.gen(function* () {
+    const url = new URL(request.url)
+    if (request.method === "GET" && url.search === "") return fragmentRelay.clone()
+    if (request.method !== "GET" && request.method !== "POST") {
+      return page(405, "Method not allowed", "<p>Method not allowed.</p>", { allow: "GET, POST" })
+    }
+    const consent = yield* MerchantConsent
+    const outcome = yield* Effect.either(consent.complete(request))
+    const onComplete = options.onComplete ?? (() => Effect.void)
+    if (outcome._tag === "Left") {
+      yield* onComplete({ _tag: "Failure", error: outcome.left })
+      return (options.onError ?? defaultErrorResponse)(outcome.left)
+    }
+    const consented = outcome.right
+    yield* onComplete({ _tag: "Success", consented })
+    const target =
+      typeof options.successRedirect === "function"
+        ? options.successRedirect(consented)
+        : options.successRedirect
+    return target === undefined
+      ? page(
+          200,
+          "MobilePay consent",
+          `<p>Consent received for merchant ${escapeHtml(consented.merchant)}.</p>`
+        )
+      : new Response(null, { status: 303, headers: { ...securityHeaders, location: target } })
+  })
+
+/**
+ * Something that runs Effects needing {@link MerchantConsent}: a `ManagedRuntime` (anything
+ * with `runPromise`) or a `Runtime`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Runner =
+  | Runtime.Runtime<MerchantConsent>
+  | {
+      readonly runPromise: <A, E>(effect: Effect.Effect<A, E, MerchantConsent>) => Promise<A>
+    }
+
+/**
+ * A framework-neutral handler, `(request: Request) => Promise<Response>`, running on `runtime`.
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const toWebHandler = (
+  runtime: Runner,
+  options: Options = {}
+): ((request: Request) => Promise<Response>) => {
+  const run =
+    "runPromise" in runtime
+      ? (effect: Effect.Effect<Response, never, MerchantConsent>) => runtime.runPromise(effect)
+      : Runtime.runPromise(runtime)
+  return (request) => run(handle(request, options))
+}
+
+/**
+ * The handler as an `@effect/platform` route handler.
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const httpApp = (
+  options: Options = {}
+): Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  never,
+  MerchantConsent | HttpServerRequest.HttpServerRequest
+> =>
+  Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    return yield* HttpServerRequest.toWeb(request).pipe(
+      Effect.flatMap((web) => handle(web, options)),
+      Effect.catchTag("RequestError", () => Effect.succeed(page(400, "Bad request", "<p>Bad request.</p>"))),
+      Effect.map(HttpServerResponse.fromWeb)
+    )
+  })
+
+/**
+ * A router answering GET and POST on `path` (default `/callback`).
+ *
+ * @since 0.1.0
+ * @category routers
+ */
+export const router = (
+  path: HttpRouter.PathInput = "/callback",
+  options: Options = {}
+): HttpRouter.HttpRouter<never, MerchantConsent> =>
+  HttpRouter.empty.pipe(HttpRouter.get(path, httpApp(options)), HttpRouter.post(path, httpApp(options)))

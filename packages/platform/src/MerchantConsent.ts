@@ -1,0 +1,538 @@
+/**
+ * Merchant consent: MobilePay's OpenID Connect hybrid flow (`code id_token`, PKCE S256,
+ * `state`, `nonce`, `merchant_vat`), then the merchant's refresh token for as long as the
+ * consent lasts. `begin` builds the authorize URL and keeps a single-use pending authorization
+ * in the vault; `complete` validates the callback and installs the grant; `accessToken` serves
+ * and refreshes through the `TokenManager`; `revoke` revokes and deletes.
+ *
+ * @since 0.1.0
+ */
+import {
+  AuthError,
+  Environment,
+  Nonce,
+  Pkce,
+  Scope,
+  type SecureRandom,
+  State,
+  Token,
+  Vat
+} from "@mobilepay-auth/domain"
+import { Clock, Context, Effect, Either, Layer, Option, Redacted } from "effect"
+import * as oauth from "oauth4webapi"
+import { AuthHttp } from "./AuthHttp.js"
+import * as Discovery from "./Discovery.js"
+import type { Grant } from "./Grant.js"
+import * as OAuth from "./internal/oauth.js"
+import * as Consent from "./internal/oauthConsent.js"
+import * as Exchange from "./internal/oauthMerchant.js"
+import { MobilePayConfig } from "./MobilePayConfig.js"
+import { grantKey, TokenManager, type TokenSource } from "./TokenManager.js"
+import { TokenVault } from "./TokenVault.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface BeginOptions {
+  /** The merchant to ask (`DK` / `FI` + 8 digits, any accepted spelling). */
+  readonly merchantVat?: string
+  /** Product scopes; default: the configured ones. `openid offline_access` are always added. */
+  readonly scopes?: ReadonlyArray<string>
+  /** Default `form_post` (MobilePay's recommendation). */
+  readonly responseMode?: "form_post" | "fragment"
+}
+
+/**
+ * A started authorization: send the merchant's browser to `url` before `expiresAt`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Authorization {
+  readonly url: string
+  readonly state: State.State
+  /** Epoch ms after which the callback is refused. */
+  readonly expiresAt: number
+}
+
+/**
+ * The callback, as a `form_post` `Request`, the full redirect URL (fragment mode), or the
+ * parameters.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type CallbackInput = Consent.CallbackInput
+
+/**
+ * A completed consent. Nothing here is secret.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Consented {
+  /** The identity the grant is stored under: `merchant_id` claim, else the VAT, else `sub`. */
+  readonly merchant: string
+  readonly merchantVat: Option.Option<Vat.Vat>
+  readonly scopes: ReadonlyArray<string>
+  /** When the first access token expires (epoch ms). */
+  readonly expiresAt: number
+}
+
+/**
+ * A stored merchant grant, for listings. Never a secret.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MerchantInfo {
+  readonly merchant: string
+  readonly merchantVat: Option.Option<string>
+  readonly scopes: ReadonlyArray<string>
+  /** Expiry of the current access token (epoch ms). */
+  readonly accessTokenExpiresAt: number
+  /** When the stored tokens were last obtained (epoch ms). */
+  readonly refreshedAt: number
+}
+
+/**
+ * What `revoke` did at the provider; local deletion always happens.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Revoked {
+  readonly merchant: string
+  /** A grant was stored and has been deleted. */
+  readonly removed: boolean
+  readonly provider: "revoked" | "no-revocation-endpoint" | "nothing-to-revoke"
+}
+
+/**
+ * A token source for API calls on behalf of one merchant (see `MobilePayHttpClient`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MerchantTokenSource {
+  readonly token: Effect.Effect<Token.AccessToken, AccessTokenError>
+  /** The API rejected this token: drop it, the next `token` refreshes. */
+  readonly invalidate: (token: Token.AccessToken) => Effect.Effect<void>
+  /** The VAT to send as a header when the token is not bound to the merchant. */
+  readonly merchantVat: Option.Option<string>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type BeginError =
+  | AuthError.InvalidScope
+  | AuthError.InvalidVat
+  | AuthError.InvalidRequest
+  | AuthError.StoreFailure
+  | Discovery.Error
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type CompleteError =
+  | AuthError.StateMismatch
+  | AuthError.ConsentRequired
+  | AuthError.IdTokenRejected
+  | AuthError.StoreFailure
+  | OAuth.ProtocolError
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type AccessTokenError =
+  | AuthError.ConsentRequired
+  | AuthError.IdTokenRejected
+  | AuthError.StoreFailure
+  | OAuth.ProtocolError
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Lifetime of a pending authorization. Default 10 minutes. */
+  readonly pendingTtl?: number
+  /** How the client authenticates at the token endpoint. Default `client_secret_post`. */
+  readonly clientAuthentication?: "client_secret_post" | "client_secret_basic"
+  readonly discovery?: Discovery.Options
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class MerchantConsent extends Context.Tag("@mobilepay-auth/platform/MerchantConsent")<
+  MerchantConsent,
+  MerchantConsent.Service
+>() {}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace MerchantConsent {
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  export interface Service {
+    readonly begin: (options?: BeginOptions) => Effect.Effect<Authorization, BeginError>
+    readonly complete: (input: CallbackInput) => Effect.Effect<Consented, CompleteError>
+    /** A valid access token for the merchant, refreshed as needed. */
+    readonly accessToken: (merchant: string) => Effect.Effect<Token.AccessToken, AccessTokenError>
+    readonly tokenSource: (
+      merchant: string
+    ) => Effect.Effect<MerchantTokenSource, AuthError.ConsentRequired | AuthError.StoreFailure>
+    readonly revoke: (
+      merchant: string
+    ) => Effect.Effect<Revoked, AuthError.StoreFailure | OAuth.ProtocolError>
+    readonly merchants: Effect.Effect<ReadonlyArray<MerchantInfo>, AuthError.StoreFailure>
+  }
+}
+
+const TEN_MINUTES = 10 * 60 * 1000
+// Pending records stay a while past their expiry so a late callback says "expired", not "unknown".
+const GRACE = 60 * 60 * 1000
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: Options = {}
+): Effect.Effect<
+  MerchantConsent.Service,
+  never,
+  MobilePayConfig | AuthHttp | TokenManager | TokenVault | SecureRandom.SecureRandom
+> =>
+  Effect.gen(function* () {
+    const config = yield* MobilePayConfig
+    const manager = yield* TokenManager
+    const vault = yield* TokenVault
+    const random = yield* Effect.context<SecureRandom.SecureRandom>()
+    const discovery = yield* Discovery.make(options.discovery)
+    const pendingTtl = options.pendingTtl ?? TEN_MINUTES
+    const clientAuth = () =>
+      (options.clientAuthentication === "client_secret_basic"
+        ? oauth.ClientSecretBasic
+        : oauth.ClientSecretPost)(Redacted.value(config.clientSecret))
+    const requestOptions = discovery.requestOptions
+    const keyPrefix = `merchant:${config.clientId}:`
+    const keyOf = (merchant: string) => `${keyPrefix}${merchant}`
+    // Merchants whose grant was never there, so their ConsentRequired says "missing".
+    const missing = new Set<string>()
+
+    // oauth4webapi reads the wall clock; tell it how far the Effect clock is from it.
+    const client: Effect.Effect<oauth.Client> = Effect.map(Clock.currentTimeMillis, (now) => ({
+      client_id: config.clientId,
+      [oauth.clockSkew]: Math.round((now - Date.now()) / 1000)
+    }))
+
+    const checkMerchant = (merchant: string) =>
+      Consent.isMerchantIdentity(merchant)
+        ? Effect.void
+        : Effect.fail(
+            new AuthError.InvalidRequest({ code: "invalid_merchant", description: "not a merchant identity" })
+          )
+
+    const begin = (input: BeginOptions = {}) =>
+      Effect.gen(function* () {
+        const redirect = yield* Option.match(config.redirectUri, {
+          onNone: () =>
+            Effect.fail(
+              new AuthError.InvalidRequest({ code: "invalid_configuration", description: "no redirect URI" })
+            ),
+          onSome: (uri) =>
+            Effect.try({
+              try: () => new URL(uri),
+              catch: () =>
+                new AuthError.InvalidRequest({ code: "invalid_configuration", description: "redirect URI" })
+            })
+        })
+        if (!Environment.allowsRedirectUri(config.environment, redirect)) {
+          return yield* Effect.fail(
+            new AuthError.InvalidRequest({
+              code: "invalid_redirect_uri",
+              description: "https required; localhost only with a sandbox environment"
+            })
+          )
+        }
+        const products = yield* Scope.parseProductScopes(input.scopes ?? config.scopes)
+        const notConfigured =
+          config.scopes.length === 0 ? [] : products.filter((s) => !config.scopes.includes(s))
+        if (notConfigured.length > 0) {
+          return yield* Effect.fail(
+            new AuthError.InvalidScope({ scope: notConfigured.join(" "), description: "not configured" })
+          )
+        }
+        const merchantVat = input.merchantVat === undefined ? undefined : yield* Vat.parse(input.merchantVat)
+        const metadata = yield* discovery.metadata
+        const responseMode = input.responseMode ?? "form_post"
+        const [pkce, state, nonce] = yield* Effect.all([Pkce.generate, State.generate, Nonce.generate]).pipe(
+          Effect.provide(random)
+        )
+        const url = new URL(metadata.authorization_endpoint ?? "")
+        const params: Record<string, string> = {
+          client_id: config.clientId,
+          response_type: "code id_token",
+          response_mode: responseMode,
+          redirect_uri: redirect.href,
+          scope: Scope.format(Scope.forConsent(products)),
+          state,
+          nonce,
+          code_challenge: pkce.challenge,
+          code_challenge_method: pkce.method
+        }
+        if (merchantVat !== undefined) params["merchant_vat"] = merchantVat
+        for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value)
+        const createdAt = yield* Clock.currentTimeMillis
+        const expiresAt = createdAt + pendingTtl
+        const pending: Consent.Pending = {
+          _tag: "Pending",
+          state,
+          nonce: Redacted.make(nonce),
+          verifier: pkce.verifier,
+          ...(merchantVat === undefined ? {} : { merchantVat }),
+          scopes: products,
+          redirectUri: redirect.href,
+          responseMode,
+          createdAt,
+          expiresAt
+        }
+        const key = yield* Consent.pendingKey(config.clientId, state)
+        yield* vault.put(Consent.PendingRecord, key, pending, {
+          expectedVersion: 0,
+          expiresAt: expiresAt + GRACE
+        })
+        return { url: url.href, state, expiresAt }
+      }).pipe(Effect.withSpan("mobilepay_auth.consent.begin"))
+
+    // The pending authorization of a state, consumed: a second use is a replay.
+    const consume = (state: string) =>
+      Effect.gen(function* () {
+        const key = yield* Consent.pendingKey(config.clientId, state)
+        const record = yield* vault.take(Consent.PendingRecord, key)
+        const now = yield* Clock.currentTimeMillis
+        if (Option.isNone(record))
+          return yield* Effect.fail(new AuthError.StateMismatch({ reason: "unknown" }))
+        const pending = record.value
+        if (pending._tag === "Used")
+          return yield* Effect.fail(new AuthError.StateMismatch({ reason: "replayed" }))
+        if (pending.state !== state)
+          return yield* Effect.fail(new AuthError.StateMismatch({ reason: "unknown" }))
+        // Best effort: a tombstone lets a replay be named as one.
+        yield* Effect.ignore(
+          vault.put(
+            Consent.PendingRecord,
+            key,
+            { _tag: "Used", usedAt: now },
+            {
+              expectedVersion: 0,
+              expiresAt: pending.expiresAt + GRACE
+            }
+          )
+        )
+        if (now >= pending.expiresAt)
+          return yield* Effect.fail(new AuthError.StateMismatch({ reason: "expired" }))
+        return pending
+      })
+
+    // The provider, as of now, and this client (with oauth4webapi's clock set to ours).
+    const peer = Effect.all({ as: discovery.metadata, client }).pipe(
+      Effect.map(
+        ({ as, client }): Exchange.Peer => ({ as, client, clientAuth: clientAuth(), requestOptions })
+      )
+    )
+
+    const complete = (input: CallbackInput) =>
+      Effect.gen(function* () {
+        const params = yield* Consent.callbackParameters(input)
+        const state = yield* Consent.single(params, "state")
+        if (Option.isNone(state))
+          return yield* Effect.fail(new AuthError.StateMismatch({ reason: "missing" }))
+        const pending = yield* consume(state.value)
+        const error = yield* Consent.single(params, "error")
+        if (Option.isSome(error)) {
+          return yield* Effect.fail(Consent.authorizationError(error.value, pending.merchantVat))
+        }
+        yield* Consent.single(params, "id_token")
+        const { result, subject } = yield* Effect.flatMap(peer, (p) => Exchange.redeem(p, params, pending))
+
+        const now = yield* Clock.currentTimeMillis
+        const tokens = yield* Token.decode(result, now)
+        const merchantId = Consent.unverifiedClaims(Redacted.value(tokens.accessToken)).pipe(
+          Option.flatMap((c) => Option.fromNullable(c.merchant_id)),
+          Option.map(String),
+          Option.filter(Consent.isMerchantIdentity)
+        )
+        const merchant = Option.getOrElse(merchantId, () => pending.merchantVat ?? subject)
+        if (!Consent.isMerchantIdentity(merchant)) {
+          return yield* Effect.fail(
+            new AuthError.ProtocolViolation({ reason: "merchant-identity", description: "sub" })
+          )
+        }
+        const scopes = tokens.scopes.length > 0 ? tokens.scopes : Scope.forConsent(pending.scopes)
+        const grant: Grant = {
+          tokens: { ...tokens, scopes },
+          attributes: {
+            merchant,
+            subject,
+            merchantBound: String(Option.isSome(merchantId)),
+            codeVerifier: Redacted.value(pending.verifier),
+            ...(pending.merchantVat === undefined ? {} : { merchantVat: pending.merchantVat })
+          }
+        }
+        yield* manager.install(keyOf(merchant), grant, { persistent: true })
+        missing.delete(keyOf(merchant))
+        return {
+          merchant,
+          merchantVat: Option.fromNullable(pending.merchantVat).pipe(
+            Option.flatMap((v) => Either.getRight(Vat.parseEither(v)))
+          ),
+          scopes,
+          expiresAt: tokens.expiresAt
+        }
+      }).pipe(Effect.withSpan("mobilepay_auth.consent.complete"))
+
+    const refresh = (merchant: string, current: Option.Option<Grant>) =>
+      Effect.gen(function* () {
+        const key = keyOf(merchant)
+        const refreshToken = Option.flatMap(current, (g) => g.tokens.refreshToken)
+        if (Option.isNone(current) || Option.isNone(refreshToken)) {
+          missing.add(key)
+          return yield* Effect.fail(new AuthError.ConsentRequired({ merchant, reason: "missing" }))
+        }
+        const attributes = current.value.attributes
+        const verifier = config.sendVerifierOnRefresh ? attributes["codeVerifier"] : undefined
+        const result = yield* Effect.flatMap(peer, (p) =>
+          Exchange.refresh(p, refreshToken.value, verifier, attributes["subject"])
+        ).pipe(
+          // The endpoint may have moved: read discovery again before the next attempt.
+          Effect.tapErrorTag("Transport", (e) =>
+            e.reason === "connection" ? discovery.invalidate : Effect.void
+          )
+        )
+        const tokens = yield* Token.decode(result, yield* Clock.currentTimeMillis)
+        const scopes = tokens.scopes.length > 0 ? tokens.scopes : current.value.tokens.scopes
+        return { tokens: { ...tokens, scopes }, attributes }
+      })
+
+    const sourceOf = (merchant: string): TokenSource<AccessTokenError> => ({
+      key: keyOf(merchant),
+      kind: "merchant",
+      persistent: true,
+      obtain: (current) => refresh(merchant, current)
+    })
+
+    const accessToken = (merchant: string): Effect.Effect<Token.AccessToken, AccessTokenError> =>
+      Effect.gen(function* () {
+        yield* checkMerchant(merchant)
+        const source = sourceOf(merchant)
+        const served = yield* Effect.either(manager.get(source))
+        if (Either.isRight(served)) return served.right.accessToken
+        const error = served.left
+        if (error._tag !== "ConsentRequired") return yield* Effect.fail(error)
+        // This process may have recorded "no consent" while another one completed it: adopt the stored grant.
+        const stored = yield* manager.stored(source.key)
+        if (Option.isSome(stored) && Option.isSome(stored.value.tokens.refreshToken)) {
+          missing.delete(source.key)
+          yield* manager.install(source.key, stored.value, { persistent: false })
+          return (yield* manager.get(source)).accessToken
+        }
+        return yield* Effect.fail(
+          new AuthError.ConsentRequired({
+            merchant,
+            reason: missing.has(source.key) ? "missing" : error.reason
+          })
+        )
+      }).pipe(Effect.withSpan("mobilepay_auth.consent.access_token"))
+
+    const tokenSource = (merchant: string) =>
+      Effect.gen(function* () {
+        const stored = yield* manager.stored(keyOf(merchant))
+        if (Option.isNone(stored))
+          return yield* Effect.fail(new AuthError.ConsentRequired({ merchant, reason: "missing" }))
+        const attributes = stored.value.attributes
+        const bound = attributes["merchantBound"] === "true"
+        return {
+          token: accessToken(merchant),
+          invalidate: (token: Token.AccessToken) => manager.invalidate(keyOf(merchant), token),
+          merchantVat: bound ? Option.none() : Option.fromNullable(attributes["merchantVat"])
+        }
+      })
+
+    const revoke = (merchant: string) =>
+      Effect.gen(function* () {
+        const key = keyOf(merchant)
+        const stored = yield* manager.stored(key)
+        const refreshToken = Option.flatMap(stored, (g) => g.tokens.refreshToken)
+        const provider = yield* Option.match(refreshToken, {
+          onNone: () => Effect.succeed("nothing-to-revoke" as const),
+          onSome: (token) =>
+            Effect.gen(function* () {
+              const p = yield* peer
+              const endpoint = p.as.revocation_endpoint
+              if (endpoint === undefined) return "no-revocation-endpoint" as const
+              yield* Exchange.revoke({ ...p, endpoint }, token)
+              return "revoked" as const
+            })
+        }).pipe(
+          // Whatever the provider says, nothing of this merchant stays here.
+          Effect.ensuring(Effect.ignore(manager.remove(key)))
+        )
+        missing.delete(key)
+        return { merchant, removed: Option.isSome(stored), provider }
+      }).pipe(Effect.withSpan("mobilepay_auth.consent.revoke"))
+
+    const merchants = Effect.gen(function* () {
+      const keys = yield* vault.store.list(grantKey(keyPrefix))
+      const out: Array<MerchantInfo> = []
+      for (const storeKey of keys) {
+        const key = storeKey.slice(grantKey("").length)
+        const stored = yield* manager.stored(key)
+        if (Option.isNone(stored)) continue
+        const { attributes, tokens } = stored.value
+        out.push({
+          merchant: attributes["merchant"] ?? key.slice(keyPrefix.length),
+          merchantVat: Option.fromNullable(attributes["merchantVat"]),
+          scopes: tokens.scopes,
+          accessTokenExpiresAt: tokens.expiresAt,
+          refreshedAt: tokens.issuedAt
+        })
+      }
+      return out
+    })
+
+    return MerchantConsent.of({
+      begin,
+      complete,
+      accessToken,
+      tokenSource,
+      revoke: (merchant) => Effect.zipRight(checkMerchant(merchant), revoke(merchant)),
+      merchants
+    })
+  })
+
+/**
+ * Merchant consent over the configured environment, the hardened HTTP client, the token
+ * manager and the vault.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: Options = {}
+): Layer.Layer<
+  MerchantConsent,
+  never,
+  MobilePayConfig | AuthHttp | TokenManager | TokenVault | SecureRandom.SecureRandom
+> => Layer.effect(MerchantConsent, make(options))

@@ -1,0 +1,241 @@
+/**
+ * The seam between oauth4webapi and the toolkit: runs its promises as Effects and maps what
+ * they reject with (its coded errors, or our own errors coming back through the `fetch`
+ * bridge) to `AuthError`. Descriptions are our own fixed words, never the library's text or
+ * a response body, so no token can leak into a message.
+ *
+ * @internal
+ */
+import { AuthError } from "@mobilepay-auth/domain"
+import { Cause, Effect, Option, Predicate, Runtime } from "effect"
+import * as oauth from "oauth4webapi"
+
+/**
+ * What a protocol step can fail with.
+ *
+ * @internal
+ */
+export type ProtocolError = AuthError.OAuthEndpointError | AuthError.InsecureEndpoint
+
+const authErrorTags: ReadonlySet<string> = new Set([
+  "InvalidClient",
+  "UnauthorizedClient",
+  "InvalidGrant",
+  "InvalidScope",
+  "InvalidRequest",
+  "ConsentRequired",
+  "Unauthorized",
+  "RateLimited",
+  "Transport",
+  "ProtocolViolation",
+  "IdTokenRejected",
+  "StateMismatch",
+  "InsecureEndpoint",
+  "InvalidVat",
+  "StoreFailure"
+])
+
+const isAuthError = (u: unknown): u is AuthError.AuthError =>
+  Predicate.hasProperty(u, "_tag") && typeof u._tag === "string" && authErrorTags.has(u._tag)
+
+/**
+ * Our own error, when a rejection is one coming back through the `fetch` bridge.
+ *
+ * @internal
+ */
+export const ownError = (error: unknown): Option.Option<AuthError.AuthError> => {
+  if (isAuthError(error)) return Option.some(error)
+  if (Runtime.isFiberFailure(error)) {
+    const squashed = Cause.squash(error[Runtime.FiberFailureCauseId])
+    if (isAuthError(squashed)) return Option.some(squashed)
+  }
+  // oauth4webapi does not wrap fetch rejections, but a runtime might (`TypeError: fetch failed`).
+  if (error instanceof Error && error.cause !== undefined) return ownError(error.cause)
+  return Option.none()
+}
+
+const statusOf = (cause: unknown): number | undefined =>
+  cause instanceof Response ? cause.status : undefined
+
+const retryAfterOf = (response: Response | undefined): number | undefined => {
+  const value = response?.headers.get("retry-after")
+  if (value === null || value === undefined || !/^\d+$/.test(value.trim())) return undefined
+  return Number(value.trim()) * 1000
+}
+
+/**
+ * Maps a rejection of an oauth4webapi call at an endpoint (token, revocation, discovery).
+ *
+ * @internal
+ */
+export const toEndpointError = (error: unknown, endpoint: string): ProtocolError => {
+  const own = ownError(error)
+  if (Option.isSome(own)) {
+    const e = own.value
+    switch (e._tag) {
+      case "InvalidClient":
+      case "UnauthorizedClient":
+      case "InvalidGrant":
+      case "InvalidScope":
+      case "InvalidRequest":
+      case "RateLimited":
+      case "Transport":
+      case "ProtocolViolation":
+      case "InsecureEndpoint":
+        return e
+      default:
+        return new AuthError.ProtocolViolation({ reason: "unexpected-failure", description: e._tag })
+    }
+  }
+  if (error instanceof oauth.ResponseBodyError) {
+    return AuthError.fromOAuthErrorResponse(
+      error.status,
+      { error: error.error, error_description: error.error_description },
+      retryAfterOf(error.response)
+    )
+  }
+  if (error instanceof oauth.WWWAuthenticateChallengeError) {
+    return error.status === 401
+      ? new AuthError.InvalidClient({ status: 401, description: "WWW-Authenticate challenge" })
+      : AuthError.fromOAuthErrorResponse(error.status, undefined, retryAfterOf(error.response))
+  }
+  if (error instanceof oauth.OperationProcessingError) {
+    switch (error.code) {
+      case oauth.RESPONSE_IS_NOT_CONFORM: {
+        const status = statusOf(error.cause)
+        return status === undefined
+          ? new AuthError.ProtocolViolation({ reason: "unexpected-status", description: endpoint })
+          : AuthError.fromOAuthErrorResponse(
+              status,
+              undefined,
+              retryAfterOf(error.cause instanceof Response ? error.cause : undefined)
+            )
+      }
+      case oauth.HTTP_REQUEST_FORBIDDEN:
+      case oauth.REQUEST_PROTOCOL_FORBIDDEN:
+        return new AuthError.InsecureEndpoint({ url: endpoint })
+      case oauth.RESPONSE_IS_NOT_JSON:
+        return new AuthError.ProtocolViolation({ reason: "not-json", description: endpoint })
+      case oauth.PARSE_ERROR:
+        return new AuthError.ProtocolViolation({ reason: "malformed-json", description: endpoint })
+      case oauth.JSON_ATTRIBUTE_COMPARISON:
+        return new AuthError.ProtocolViolation({ reason: "issuer-mismatch", description: endpoint })
+      case oauth.MISSING_SERVER_METADATA:
+      case oauth.INVALID_SERVER_METADATA:
+        return new AuthError.ProtocolViolation({ reason: "server-metadata", description: endpoint })
+      default:
+        return new AuthError.ProtocolViolation({ reason: "invalid-response", description: endpoint })
+    }
+  }
+  if (error instanceof oauth.UnsupportedOperationError) {
+    return new AuthError.ProtocolViolation({ reason: "unsupported", description: endpoint })
+  }
+  if (error instanceof TypeError && Predicate.hasProperty(error, "code")) {
+    return new AuthError.InvalidRequest({ code: "invalid_argument", description: endpoint })
+  }
+  return new AuthError.Transport({ reason: "connection", endpoint })
+}
+
+const claimOf = (cause: unknown): string | undefined =>
+  Predicate.hasProperty(cause, "claim") && typeof cause.claim === "string" ? cause.claim : undefined
+
+const checkOfClaim = (claim: string | undefined): AuthError.IdTokenCheck => {
+  switch (claim) {
+    case "iss":
+      return "issuer"
+    case "aud":
+    case "azp":
+      return "audience"
+    case "nonce":
+      return "nonce"
+    case "c_hash":
+      return "c_hash"
+    case "at_hash":
+      return "at_hash"
+    case "sub":
+      return "subject"
+    case "exp":
+    case "iat":
+    case "nbf":
+    case "auth_time":
+      return "expired"
+    default:
+      return "malformed"
+  }
+}
+
+/**
+ * Maps a rejection of ID token validation to `IdTokenRejected` with the failed check; transport
+ * failures (fetching the JWKS) and insecure endpoints keep their own type.
+ *
+ * @internal
+ */
+export const toIdTokenError = (
+  error: unknown,
+  endpoint: string
+): AuthError.IdTokenRejected | AuthError.Transport | AuthError.RateLimited | AuthError.InsecureEndpoint => {
+  const own = ownError(error)
+  if (Option.isSome(own)) {
+    const e = own.value
+    if (e._tag === "Transport" || e._tag === "RateLimited" || e._tag === "InsecureEndpoint") return e
+    return new AuthError.IdTokenRejected({ check: "malformed", description: e._tag })
+  }
+  if (error instanceof oauth.OperationProcessingError) {
+    switch (error.code) {
+      case oauth.JWT_CLAIM_COMPARISON:
+        return new AuthError.IdTokenRejected({ check: checkOfClaim(claimOf(error.cause)) })
+      case oauth.JWT_TIMESTAMP_CHECK:
+        return new AuthError.IdTokenRejected({
+          check: "expired",
+          description: `${claimOf(error.cause) ?? "timestamp"} out of range`
+        })
+      case oauth.KEY_SELECTION:
+        return new AuthError.IdTokenRejected({ check: "signature", description: "no matching key in JWKS" })
+      case oauth.HTTP_REQUEST_FORBIDDEN:
+      case oauth.REQUEST_PROTOCOL_FORBIDDEN:
+        return new AuthError.InsecureEndpoint({ url: endpoint })
+      case oauth.RESPONSE_IS_NOT_CONFORM:
+      case oauth.RESPONSE_IS_NOT_JSON:
+        return new AuthError.Transport({
+          reason: "server-error",
+          endpoint,
+          ...(statusOf(error.cause) === undefined ? {} : { status: statusOf(error.cause) ?? 0 })
+        })
+      default:
+        // oauth4webapi reports a bad signature and an unexpected `alg` as INVALID_RESPONSE;
+        // its messages are fixed strings, so matching them is stable within a pinned version.
+        if (/signature|"alg"/.test(error.message)) {
+          return new AuthError.IdTokenRejected({ check: "signature" })
+        }
+        if (/"iss" \(issuer\)/.test(error.message)) return new AuthError.IdTokenRejected({ check: "issuer" })
+        return new AuthError.IdTokenRejected({ check: "malformed" })
+    }
+  }
+  if (error instanceof oauth.UnsupportedOperationError) {
+    return new AuthError.IdTokenRejected({ check: "signature", description: "unsupported algorithm" })
+  }
+  return new AuthError.IdTokenRejected({ check: "malformed" })
+}
+
+/**
+ * Runs an oauth4webapi promise, mapping its rejection with `onError`.
+ *
+ * @internal
+ */
+export const attempt = <A, E>(run: () => Promise<A>, onError: (error: unknown) => E): Effect.Effect<A, E> =>
+  Effect.tryPromise({ try: run, catch: onError })
+
+/**
+ * The origin and path of a URL, for error fields (never its query, which may carry a code).
+ *
+ * @internal
+ */
+export const endpointOf = (url: string | undefined): string => {
+  if (url === undefined) return "unknown-endpoint"
+  try {
+    const u = new URL(url)
+    return `${u.origin}${u.pathname}`
+  } catch {
+    return "invalid-url"
+  }
+}

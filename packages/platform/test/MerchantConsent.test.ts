@@ -1,0 +1,4 @@
+import { simulationSuite, unitSuite } from "./consent/unit.js"
+
+unitSuite()
+simulationSuite()
