@@ -1,8 +1,8 @@
 // The redirect URI: an `@effect/platform` router, or a plain `(Request) => Promise<Response>`
 // handler for any framework that speaks Web requests (Hono, Next.js route handlers, Bun, Deno).
-import { HttpRouter } from "../../packages/platform/node_modules/@effect/platform/dist/dts/index.js"
-import { Effect, ManagedRuntime } from "../../packages/platform/node_modules/effect/dist/dts/index.js"
-import { ConsentCallback } from "../../packages/platform/src/index.js"
+import { HttpRouter } from "@effect/platform"
+import { Effect, ManagedRuntime } from "effect"
+import { ConsentCallback } from "@mobilepay-auth/platform"
 import { MerchantConsentLive } from "./merchant-consent-layers.js"
 
 // Effect HTTP server: mount the callback route next to your own routes.

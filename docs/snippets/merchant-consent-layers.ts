@@ -1,9 +1,9 @@
 // Merchant consent in an Effect application: the layers, and the two halves of the flow.
 // (Imports are workspace-relative so CI can type-check this file; in your application they are
 // "effect", "@effect/platform" and "@mobilepay-auth/platform".)
-import { FetchHttpClient } from "../../packages/platform/node_modules/@effect/platform/dist/dts/index.js"
-import { Effect, Layer } from "../../packages/platform/node_modules/effect/dist/dts/index.js"
-import { SecureRandom } from "../../packages/domain/src/index.js"
+import { FetchHttpClient } from "@effect/platform"
+import { Effect, Layer } from "effect"
+import { SecureRandom } from "@mobilepay-auth/domain"
 import {
   AuthHttp,
   MerchantConsent,
@@ -12,7 +12,7 @@ import {
   TokenManager,
   TokenStore,
   TokenVault
-} from "../../packages/platform/src/index.js"
+} from "@mobilepay-auth/platform"
 
 // MOBILEPAY_ENVIRONMENT, MOBILEPAY_CLIENT_ID, MOBILEPAY_CLIENT_SECRET, MOBILEPAY_REDIRECT_URI,
 // MOBILEPAY_SCOPES and MOBILEPAY_ENCRYPTION_KEYS come from the environment.
