@@ -1,0 +1,91 @@
+/**
+ * Terminal output of the CLI: a progress line while waiting on the network, and errors as
+ * one line with the typed reason, a hint, and an exit code scripts can rely on.
+ */
+import { Cause, Console, Duration, Effect, Fiber, Option, Schedule } from "effect"
+
+/** Exit codes: documented in `mobilepay-auth --help` and docs/getting-started.md. */
+export const ExitCode = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  consentRequired: 3,
+  credentials: 4,
+  unavailable: 5
+} as const
+
+const frames = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"]
+
+/** Runs `effect` with a spinner on stderr when it is a terminal (silent otherwise). */
+export const withProgress = <A, E, R>(label: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+  if (!process.stderr.isTTY) return effect
+  let frame = 0
+  const tick = Effect.sync(() => {
+    process.stderr.write(`\r${frames[frame++ % frames.length]} ${label}`)
+  })
+  const clear = Effect.sync(() => process.stderr.write(`\r${" ".repeat(label.length + 2)}\r`))
+  return Effect.gen(function* () {
+    const spinner = yield* Effect.fork(Effect.repeat(tick, { schedule: Schedule.spaced(Duration.millis(80)) }))
+    return yield* Effect.ensuring(effect, Effect.andThen(Fiber.interrupt(spinner), clear))
+  })
+}
+
+const hints: Record<string, string> = {
+  InvalidClient: "check MOBILEPAY_CLIENT_ID and MOBILEPAY_CLIENT_SECRET for this environment",
+  UnauthorizedClient: "the client may not use this flow; ask MobilePay to enable it",
+  InvalidGrant: "the code or refresh token was rejected; start the consent again",
+  InvalidScope: "request only the product scopes your client was granted",
+  InvalidRequest: "check the arguments and configuration",
+  ConsentRequired: "run `mobilepay-auth consent start` for this merchant",
+  Unauthorized: "check consent, scopes and gateway keys",
+  RateLimited: "wait and try again",
+  Transport: "the server could not be reached or failed; try again later",
+  ProtocolViolation: "the server's answer was not what the protocol says; check the endpoint URLs",
+  IdTokenRejected: "do not trust this login; check the expected issuer (MOBILEPAY_ISSUER)",
+  StateMismatch: "start the consent flow again",
+  InsecureEndpoint: "use https (plain http only to loopback with MOBILEPAY_ALLOW_INSECURE_LOOPBACK)",
+  InvalidVat: "a VAT number is DK or FI followed by 8 digits",
+  StoreFailure: "check MOBILEPAY_DATA_DIR and MOBILEPAY_ENCRYPTION_KEYS"
+}
+
+const exitCodes: Record<string, number> = {
+  ConsentRequired: ExitCode.consentRequired,
+  InvalidClient: ExitCode.credentials,
+  UnauthorizedClient: ExitCode.credentials,
+  Unauthorized: ExitCode.credentials,
+  Transport: ExitCode.unavailable,
+  RateLimited: ExitCode.unavailable,
+  InvalidVat: ExitCode.usage,
+  InvalidScope: ExitCode.usage,
+  InvalidRequest: ExitCode.usage,
+  ConfigError: ExitCode.usage,
+  And: ExitCode.usage,
+  Or: ExitCode.usage,
+  MissingData: ExitCode.usage,
+  InvalidData: ExitCode.usage
+}
+
+const tagOf = (e: unknown): string =>
+  typeof e === "object" && e !== null && "_tag" in e && typeof e._tag === "string" ? e._tag : "Error"
+
+/** One line for an error: `error [Tag]: message (hint)`, and its exit code. */
+export const describe = (error: unknown): { readonly line: string; readonly code: number } => {
+  const tag = tagOf(error)
+  const message = error instanceof Error ? error.message : String(error)
+  const hint = hints[tag]
+  return {
+    line: `error [${tag}]: ${message}${hint ? `\n  hint: ${hint}` : ""}`,
+    code: exitCodes[tag] ?? ExitCode.failure
+  }
+}
+
+/** Prints the failure of a command as one line (plus a hint) and sets the exit code. */
+export const reportFailure = <E>(cause: Cause.Cause<E>) =>
+  Effect.gen(function* () {
+    if (Cause.isInterruptedOnly(cause)) return ExitCode.failure
+    const failure = Cause.failureOption(cause)
+    const error = Option.isSome(failure) ? failure.value : Cause.squash(cause)
+    const { code, line } = describe(error)
+    yield* Console.error(line)
+    return code
+  })

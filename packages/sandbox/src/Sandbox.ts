@@ -1,0 +1,292 @@
+/**
+ * The offline MobilePay sandbox as an Effect service: a real HTTP server on loopback that
+ * speaks MobilePay's authorization protocols (discovery, authorize with login and consent
+ * pages, merchant and integrator token endpoints, revocation) and a small protected API,
+ * with request counters and fault knobs for tests.
+ *
+ * @since 0.1.0
+ */
+import { HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
+import { Context, Duration, Effect, Layer } from "effect"
+import { createServer } from "node:http"
+import type * as jose from "jose"
+import * as Keys from "./Keys.js"
+import { type Endpoint, type Fault, resolve, type SandboxOptions } from "./Options.js"
+import * as World from "./World.js"
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class Sandbox extends Context.Tag("@mobilepay-auth/sandbox/Sandbox")<Sandbox, Sandbox.Service>() {}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace Sandbox {
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  export interface Service {
+    /** e.g. `http://127.0.0.1:54321` */
+    readonly baseUrl: string
+    readonly discoveryUrl: string
+    /** The merchant issuer ID tokens carry (differs from `baseUrl`, as MobilePay's does). */
+    readonly issuer: string
+    readonly integratorIssuer: string
+    readonly authorizeUrl: string
+    readonly merchantTokenUrl: string
+    readonly integratorTokenUrl: string
+    readonly revocationUrl: string
+    readonly jwksUrl: string
+    /** Requests received by an endpoint so far. */
+    readonly requestCount: (endpoint: Endpoint) => Effect.Effect<number>
+    readonly resetCounts: Effect.Effect<void>
+    readonly setFault: (endpoint: Endpoint, fault: Fault) => Effect.Effect<void>
+    readonly clearFaults: Effect.Effect<void>
+    /** Revokes a merchant's consent (by merchant id or VAT), as the merchant would in the portal. */
+    readonly revokeConsent: (merchant: string) => Effect.Effect<number>
+    /** Adds a signing key; the old ones stay in the JWKS. */
+    readonly rotateKeys: Effect.Effect<void>
+    /** Signs arbitrary claims: with a published key, or (`foreign`) one the JWKS does not hold. */
+    readonly signJwt: (
+      claims: jose.JWTPayload,
+      options?: { readonly kid?: string; readonly foreign?: boolean }
+    ) => Effect.Effect<string>
+  }
+}
+
+const paths = {
+  discovery: "/account/.well-known/openid-configuration",
+  jwks: "/account/.well-known/openid-configuration/jwks",
+  authorize: "/account/connect/authorize",
+  login: "/account/login",
+  consent: "/account/consent",
+  merchantToken: "/merchant-authentication-openidconnect/connect/token",
+  revocation: "/merchant-authentication-openidconnect/connect/revocation",
+  integratorToken: "/integrator-authentication/connect/token",
+  merchantsMe: "/api/merchants/me",
+  payments: "/pos/v10/payments"
+} as const
+
+const endpointOf = (path: string): Endpoint | undefined => {
+  switch (path) {
+    case paths.discovery:
+      return "discovery"
+    case paths.jwks:
+      return "jwks"
+    case paths.authorize:
+    case paths.login:
+    case paths.consent:
+      return "authorize"
+    case paths.merchantToken:
+      return "merchantToken"
+    case paths.revocation:
+      return "revocation"
+    case paths.integratorToken:
+      return "integratorToken"
+    default:
+      return path.startsWith("/api/") || path.startsWith("/pos/") ? "api" : undefined
+  }
+}
+
+const respond = (outcome: World.Outcome): HttpServerResponse.HttpServerResponse => {
+  switch (outcome._tag) {
+    case "Json":
+      return HttpServerResponse.unsafeJson(outcome.body, {
+        status: outcome.status,
+        headers: { "cache-control": "no-store", ...outcome.headers }
+      })
+    case "Html":
+      return HttpServerResponse.html(outcome.html).pipe(HttpServerResponse.setStatus(outcome.status))
+    case "Redirect":
+      return HttpServerResponse.redirect(outcome.location, { status: 302 })
+    case "Text":
+      return HttpServerResponse.text(outcome.text, { status: outcome.status })
+  }
+}
+
+/**
+ * Starts the sandbox on loopback (a free port unless `port` is given) for the life of the
+ * scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: SandboxOptions = {}) =>
+  Effect.gen(function* () {
+    const resolved = resolve(options)
+    const keys = yield* Keys.make
+    const world = World.make(resolved, keys)
+    const counts = new Map<Endpoint, number>()
+    const faults = new Map<Endpoint, Fault>()
+    let baseUrl = ""
+
+    const discovery = () => ({
+      issuer: resolved.issuer,
+      authorization_endpoint: `${baseUrl}${paths.authorize}`,
+      token_endpoint: `${baseUrl}${paths.merchantToken}`,
+      revocation_endpoint: `${baseUrl}${paths.revocation}`,
+      jwks_uri: `${baseUrl}${paths.jwks}`,
+      response_types_supported: ["code id_token"],
+      response_modes_supported: ["form_post", "fragment"],
+      grant_types_supported: ["authorization_code", "refresh_token"],
+      subject_types_supported: ["public"],
+      id_token_signing_alg_values_supported: ["RS256"],
+      code_challenge_methods_supported: ["S256"],
+      token_endpoint_auth_methods_supported: ["client_secret_post", "client_secret_basic"],
+      revocation_endpoint_auth_methods_supported: ["client_secret_post", "client_secret_basic"],
+      scopes_supported: [
+        "openid",
+        "offline_access",
+        "subscriptions",
+        "invoice",
+        "transactionreporting",
+        "merchantpayments",
+        "webhooks"
+      ],
+      claims_supported: [
+        "sub",
+        "iss",
+        "aud",
+        "exp",
+        "iat",
+        "nonce",
+        "c_hash",
+        "at_hash",
+        "auth_time",
+        "idp",
+        "amr"
+      ]
+    })
+
+    // A fault decides, before the real handler runs, whether this request is answered by it.
+    const injected = (endpoint: Endpoint, n: number, request: HttpServerRequest.HttpServerRequest) =>
+      Effect.gen(function* () {
+        const fault = faults.get(endpoint)
+        if (fault === undefined) return undefined
+        if (fault.latencyMs !== undefined) yield* Effect.sleep(Duration.millis(fault.latencyMs))
+        if (fault.dropConnection === true) {
+          NodeHttpServerRequest.toIncomingMessage(request).socket.destroy()
+          return HttpServerResponse.empty({ status: 500 })
+        }
+        if (fault.status429 !== undefined) {
+          return HttpServerResponse.unsafeJson(
+            { error: "rate_limited" },
+            { status: 429, headers: { "retry-after": String(fault.status429.retryAfterSeconds) } }
+          )
+        }
+        const rate = fault.errorRate ?? 0
+        if (rate > 0 && Math.floor(n * rate) > Math.floor((n - 1) * rate)) {
+          return HttpServerResponse.text("Service Unavailable", { status: 503 })
+        }
+        if (fault.malformedBody === "json") {
+          return HttpServerResponse.text('{"access_token": "trunc', {
+            status: 200,
+            contentType: "application/json"
+          })
+        }
+        if (fault.malformedBody === "html") {
+          return HttpServerResponse.html("<html><body><h1>Gateway maintenance</h1></body></html>")
+        }
+        return undefined
+      })
+
+    const handle = Effect.gen(function* () {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const url = new URL(request.url, "http://sandbox.invalid")
+      const path = url.pathname
+      const endpoint = endpointOf(path)
+      if (endpoint !== undefined) {
+        const n = (counts.get(endpoint) ?? 0) + 1
+        counts.set(endpoint, n)
+        const fault = yield* injected(endpoint, n, request)
+        if (fault !== undefined) return fault
+      }
+      const headers = request.headers
+      const query = Object.fromEntries(url.searchParams)
+      const form = () =>
+        Effect.map(
+          Effect.orElseSucceed(request.text, () => ""),
+          (text): Record<string, string> => Object.fromEntries(new URLSearchParams(text))
+        )
+      const route = `${request.method} ${path}`
+      switch (route) {
+        case `GET ${paths.discovery}`:
+          return respond({ _tag: "Json", status: 200, body: discovery() })
+        case `GET ${paths.jwks}`:
+          return respond({ _tag: "Json", status: 200, body: keys.jwks() })
+        case `GET ${paths.authorize}`:
+          return respond(yield* world.authorize(query))
+        case `POST ${paths.login}`:
+          return respond(yield* world.login(yield* form()))
+        case `POST ${paths.consent}`:
+          return respond(yield* world.consentDecision(yield* form()))
+        case `POST ${paths.merchantToken}`:
+          return respond(yield* world.merchantToken(yield* form(), headers.authorization))
+        case `POST ${paths.integratorToken}`:
+          return respond(yield* world.integratorToken(yield* form(), headers.authorization))
+        case `POST ${paths.revocation}`:
+          return respond(yield* world.revocation(yield* form(), headers.authorization))
+        case `GET ${paths.merchantsMe}`:
+          return respond(yield* world.merchantsMe(headers))
+        case `POST ${paths.payments}`: {
+          const body = yield* Effect.orElseSucceed(request.json, () => null)
+          return respond(yield* world.payment(headers, body))
+        }
+      }
+      const admin = /^\/admin\/merchants\/([^/]+)\/revoke-consent$/.exec(path)
+      if (request.method === "POST" && admin?.[1] !== undefined) {
+        const revoked = yield* world.revokeConsent(decodeURIComponent(admin[1]))
+        return respond({ _tag: "Json", status: 200, body: { revoked } })
+      }
+      return HttpServerResponse.text("Not Found", { status: 404 })
+    })
+
+    const server = yield* HttpServer.HttpServer
+    yield* server.serve(handle)
+    const address = server.address
+    if (address._tag !== "TcpAddress") return yield* Effect.die("sandbox: expected a TCP address")
+    const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname
+    baseUrl = `http://${host}:${address.port}`
+
+    return Sandbox.of({
+      baseUrl,
+      discoveryUrl: `${baseUrl}${paths.discovery}`,
+      issuer: resolved.issuer,
+      integratorIssuer: resolved.integratorIssuer,
+      authorizeUrl: `${baseUrl}${paths.authorize}`,
+      merchantTokenUrl: `${baseUrl}${paths.merchantToken}`,
+      integratorTokenUrl: `${baseUrl}${paths.integratorToken}`,
+      revocationUrl: `${baseUrl}${paths.revocation}`,
+      jwksUrl: `${baseUrl}${paths.jwks}`,
+      requestCount: (endpoint) => Effect.sync(() => counts.get(endpoint) ?? 0),
+      resetCounts: Effect.sync(() => counts.clear()),
+      setFault: (endpoint, fault) => Effect.sync(() => void faults.set(endpoint, fault)),
+      clearFaults: Effect.sync(() => faults.clear()),
+      revokeConsent: world.revokeConsent,
+      rotateKeys: keys.rotate,
+      signJwt: keys.sign
+    })
+  })
+
+/**
+ * The sandbox for the life of the layer's scope, on `options.host` (default 127.0.0.1) and
+ * `options.port` (default: a free port).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: SandboxOptions = {}): Layer.Layer<Sandbox> =>
+  Layer.scoped(Sandbox, make(options)).pipe(
+    Layer.provide(
+      Layer.orDie(
+        NodeHttpServer.layer(() => createServer(), {
+          host: options.host ?? "127.0.0.1",
+          port: options.port ?? 0
+        })
+      )
+    )
+  )

@@ -1,0 +1,11 @@
+/**
+ * An offline MobilePay-compatible authorization server and API, for tests, demos and
+ * integrators' own test suites.
+ *
+ * @since 0.1.0
+ */
+
+/** @since 0.1.0 */
+export * from "./Options.js"
+/** @since 0.1.0 */
+export * from "./Sandbox.js"
