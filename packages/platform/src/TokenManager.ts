@@ -329,7 +329,9 @@ export const make = (
           entry.state = TokenLifecycle.transition(policy, entry.state, {
             _tag: "RefreshFailed",
             at: now,
-            final: !AuthError.isTransient(error),
+            // Each attempt already had its bounded retries in AuthHttp: a failed cycle cools the
+            // key down (exponentially, honouring Retry-After) instead of multiplying requests.
+            final: true,
             ...(retryAfterMillis === undefined ? {} : { retryAfterMillis })
           })
           if (entry.state._tag !== "BackingOff") {

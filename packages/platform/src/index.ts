@@ -24,3 +24,7 @@ export * as TokenManager from "./TokenManager.js"
 export * as TokenStore from "./TokenStore.js"
 /** @since 0.1.0 */
 export * as TokenVault from "./TokenVault.js"
+/** @since 0.1.0 */
+export * as IntegratorAuth from "./IntegratorAuth.js"
+/** @since 0.1.0 */
+export * as MobilePayHttpClient from "./MobilePayHttpClient.js"

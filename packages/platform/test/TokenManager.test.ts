@@ -209,27 +209,45 @@ describe("TokenManager failures", () => {
     }).pipe(Effect.provide(TestLayer))
   )
 
-  it.effect("transient failures retry with backoff up to maxRetries, then cool down and fail fast", () =>
+  it.effect(
+    "a failed cycle cools the key down exponentially: callers fail fast, no request, until it ends",
+    () =>
+      Effect.gen(function* () {
+        const manager = yield* TokenManager.TokenManager
+        const { calls, source } = failing(
+          () => new AuthError.Transport({ reason: "server-error", status: 503 })
+        )
+        const memory = { ...source, persistent: false }
+        expect((yield* Effect.flip(manager.get(memory)))._tag).toBe("Transport")
+        expect(calls()).toBe(1) // request-level retries belong to AuthHttp; the manager does not multiply them
+        // Cooling down for 1 s: callers fail at once, without a request.
+        expect((yield* Effect.flip(manager.get(memory)))._tag).toBe("Transport")
+        expect(calls()).toBe(1)
+        yield* TestClock.adjust("1 second")
+        yield* Effect.flip(manager.get(memory))
+        expect(calls()).toBe(2)
+        // The second failure doubles the cool-down: nothing after 1 s, a new attempt after 2 s.
+        yield* TestClock.adjust("1 second")
+        yield* Effect.flip(manager.get(memory))
+        expect(calls()).toBe(2)
+        yield* TestClock.adjust("1 second")
+        yield* Effect.flip(manager.get(memory))
+        expect(calls()).toBe(3)
+      }).pipe(Effect.provide(TestLayer))
+  )
+
+  it.effect("Retry-After from the server stretches the cool-down", () =>
     Effect.gen(function* () {
       const manager = yield* TokenManager.TokenManager
-      const { calls, source } = failing(
-        () => new AuthError.Transport({ reason: "server-error", status: 503 })
-      )
-      const fiber = yield* Effect.fork(Effect.flip(manager.get({ ...source, persistent: false })))
-      yield* TestClock.adjust("1 second") // first retry after 1 s
-      yield* TestClock.adjust("2 seconds") // second after 2 s more
-      const error = yield* fiber
-      expect(error._tag).toBe("Transport")
-      expect(calls()).toBe(3) // one attempt + 2 retries (the default policy)
-      // Cooling down: callers fail at once, without a request.
-      const fast = yield* Effect.flip(manager.get({ ...source, persistent: false }))
-      expect(fast._tag).toBe("Transport")
-      expect(calls()).toBe(3)
-      // After the cool-down (4 s for the third failure) the next caller tries again.
-      yield* TestClock.adjust("5 seconds")
-      yield* Effect.fork(manager.get({ ...source, persistent: false }))
-      yield* TestClock.adjust("1 millis")
-      expect(calls()).toBe(4)
+      const { calls, source } = failing(() => new AuthError.RateLimited({ retryAfterMillis: 60_000 }))
+      const memory = { ...source, persistent: false }
+      expect((yield* Effect.flip(manager.get(memory)))._tag).toBe("RateLimited")
+      yield* TestClock.adjust("59 seconds")
+      yield* Effect.flip(manager.get(memory))
+      expect(calls()).toBe(1)
+      yield* TestClock.adjust("1 second")
+      yield* Effect.flip(manager.get(memory))
+      expect(calls()).toBe(2)
     }).pipe(Effect.provide(TestLayer))
   )
 

@@ -90,18 +90,20 @@ export type Endpoint =
   | "api"
 
 /**
- * Faults to inject on an endpoint. Deterministic: `errorRate` 0.5 fails every second request.
+ * Faults to inject on an endpoint. Deterministic: `errorRate` 0.5 fails requests 1, 3, 5, ...
  *
  * @since 0.1.0
  * @category models
  */
 export interface Fault {
   readonly latencyMs?: number
-  /** Share (0..1) of requests answered 503, spread evenly over the requests. */
+  /** Share (0..1) of requests answered 503, spread evenly, starting with the first request. */
   readonly errorRate?: number
   readonly status429?: { readonly retryAfterSeconds: number }
   readonly malformedBody?: "json" | "html"
   readonly dropConnection?: boolean
+  /** Answer the next N requests with the API's vague 401, as if the token had been revoked. */
+  readonly unauthorizedCount?: number
 }
 
 /**

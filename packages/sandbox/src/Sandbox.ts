@@ -43,6 +43,8 @@ export declare namespace Sandbox {
     readonly jwksUrl: string
     /** Requests received by an endpoint so far. */
     readonly requestCount: (endpoint: Endpoint) => Effect.Effect<number>
+    /** The last 100 requests an endpoint received (method, path, headers), oldest first. */
+    readonly requests: (endpoint: Endpoint) => Effect.Effect<ReadonlyArray<RecordedRequest>>
     readonly resetCounts: Effect.Effect<void>
     readonly setFault: (endpoint: Endpoint, fault: Fault) => Effect.Effect<void>
     readonly clearFaults: Effect.Effect<void>
@@ -56,6 +58,18 @@ export declare namespace Sandbox {
       options?: { readonly kid?: string; readonly foreign?: boolean }
     ) => Effect.Effect<string>
   }
+}
+
+/**
+ * A request as the sandbox saw it, for tests that check what a client sends.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RecordedRequest {
+  readonly method: string
+  readonly path: string
+  readonly headers: Readonly<Record<string, string>>
 }
 
 const paths = {
@@ -121,6 +135,7 @@ export const make = (options: SandboxOptions = {}) =>
     const keys = yield* Keys.make
     const world = World.make(resolved, keys)
     const counts = new Map<Endpoint, number>()
+    const recorded = new Map<Endpoint, Array<RecordedRequest>>()
     const faults = new Map<Endpoint, Fault>()
     let baseUrl = ""
 
@@ -172,6 +187,10 @@ export const make = (options: SandboxOptions = {}) =>
           NodeHttpServerRequest.toIncomingMessage(request).socket.destroy()
           return HttpServerResponse.empty({ status: 500 })
         }
+        if (fault.unauthorizedCount !== undefined && fault.unauthorizedCount > 0) {
+          faults.set(endpoint, { ...fault, unauthorizedCount: fault.unauthorizedCount - 1 })
+          return HttpServerResponse.text("Unauthorized", { status: 401 })
+        }
         if (fault.status429 !== undefined) {
           return HttpServerResponse.unsafeJson(
             { error: "rate_limited" },
@@ -179,7 +198,8 @@ export const make = (options: SandboxOptions = {}) =>
           )
         }
         const rate = fault.errorRate ?? 0
-        if (rate > 0 && Math.floor(n * rate) > Math.floor((n - 1) * rate)) {
+        // Deterministic and front-loaded: rate 0.5 fails requests 1, 3, 5...; rate 1 fails all.
+        if (rate > 0 && Math.ceil(n * rate - 1e-9) > Math.ceil((n - 1) * rate - 1e-9)) {
           return HttpServerResponse.text("Service Unavailable", { status: 503 })
         }
         if (fault.malformedBody === "json") {
@@ -202,6 +222,10 @@ export const make = (options: SandboxOptions = {}) =>
       if (endpoint !== undefined) {
         const n = (counts.get(endpoint) ?? 0) + 1
         counts.set(endpoint, n)
+        const log = recorded.get(endpoint) ?? []
+        log.push({ method: request.method, path, headers: { ...request.headers } })
+        if (log.length > 100) log.shift()
+        recorded.set(endpoint, log)
         const fault = yield* injected(endpoint, n, request)
         if (fault !== undefined) return fault
       }
@@ -263,7 +287,11 @@ export const make = (options: SandboxOptions = {}) =>
       revocationUrl: `${baseUrl}${paths.revocation}`,
       jwksUrl: `${baseUrl}${paths.jwks}`,
       requestCount: (endpoint) => Effect.sync(() => counts.get(endpoint) ?? 0),
-      resetCounts: Effect.sync(() => counts.clear()),
+      requests: (endpoint) => Effect.sync(() => [...(recorded.get(endpoint) ?? [])]),
+      resetCounts: Effect.sync(() => {
+        counts.clear()
+        recorded.clear()
+      }),
       setFault: (endpoint, fault) => Effect.sync(() => void faults.set(endpoint, fault)),
       clearFaults: Effect.sync(() => faults.clear()),
       revokeConsent: world.revokeConsent,

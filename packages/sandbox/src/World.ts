@@ -257,6 +257,7 @@ export const make = (options: Resolved, keys: Keys) => {
       client_id: request.client.clientId,
       scope: request.scopes.join(" "),
       sid: consent.id,
+      jti: globalThis.crypto.randomUUID(),
       iat: seconds(at),
       exp: seconds(at) + options.accessTokenLifetime,
       ...(consent.merchant
@@ -392,6 +393,7 @@ export const make = (options: Resolved, keys: Keys) => {
         aud: "mobilepay-api",
         client_id: client.clientId,
         scope: "integrator_scope",
+        jti: globalThis.crypto.randomUUID(),
         iat: seconds(at),
         exp: seconds(at) + options.integratorTokenLifetime,
         ...(p.merchant_vat ? { merchant_vat: p.merchant_vat } : {})

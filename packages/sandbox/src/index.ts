@@ -8,4 +8,4 @@
 /** @since 0.1.0 */
 export * from "./Options.js"
 /** @since 0.1.0 */
-export * from "./Sandbox.js"
+export * as Sandbox from "./Sandbox.js"
