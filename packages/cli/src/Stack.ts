@@ -1,0 +1,49 @@
+/**
+ * The toolkit's layers composed for one integration: configuration, the hardened HTTP
+ * client, the encrypted vault on a store, the token manager, and both flows. The CLI and the
+ * demo build on this; an application would compose the same pieces.
+ *
+ * @since 0.1.0
+ */
+import { FetchHttpClient } from "@effect/platform"
+import { type AuthError, SecureRandom } from "@mobilepay-auth/domain"
+import {
+  AuthHttp,
+  IntegratorAuth,
+  MerchantConsent,
+  MobilePayConfig,
+  TokenCipher,
+  TokenManager,
+  type TokenStore,
+  TokenVault
+} from "@mobilepay-auth/platform"
+import { type Array as Arr, Layer } from "effect"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface StackOptions {
+  readonly config: Layer.Layer<MobilePayConfig.MobilePayConfig, unknown>
+  readonly store: Layer.Layer<TokenStore.TokenStore, AuthError.StoreFailure>
+  readonly keys: Arr.NonEmptyReadonlyArray<TokenCipher.KeyMaterial>
+  readonly allowInsecureLoopback: boolean
+}
+
+/**
+ * Everything an integration needs, from a configuration, a store and encryption keys.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: StackOptions) =>
+  Layer.mergeAll(MerchantConsent.layer(), IntegratorAuth.layer).pipe(
+    Layer.provideMerge(TokenManager.layer()),
+    Layer.provideMerge(TokenVault.layer),
+    Layer.provide(TokenCipher.layer(options.keys)),
+    Layer.provideMerge(options.store),
+    Layer.provideMerge(AuthHttp.layer({ allowInsecureLoopback: options.allowInsecureLoopback })),
+    Layer.provide(FetchHttpClient.layer),
+    Layer.provideMerge(options.config),
+    Layer.provideMerge(SecureRandom.layerWebCrypto)
+  )
