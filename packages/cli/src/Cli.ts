@@ -1,27 +1,331 @@
 /**
  * The `mobilepay-auth` command (@effect/cli): the demo, the offline sandbox, tokens, consent,
- * revocation and the store.
+ * revocation and the store. Settings come from `MOBILEPAY_*` environment variables (see
+ * docs/getting-started.md); every error is one line with its typed reason, a hint, and an exit
+ * code scripts can use.
  *
  * @since 0.1.0
  */
-import { Command } from "@effect/cli"
-import { Effect } from "effect"
+import { Args, Command, Options, ValidationError } from "@effect/cli"
+import { HttpServer } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { AuthError, Scope, SecureRandom, Vat } from "@mobilepay-auth/domain"
+import {
+  ConsentCallback,
+  IntegratorAuth,
+  MerchantConsent,
+  MobilePayConfig,
+  TokenCipher
+} from "@mobilepay-auth/platform"
+import { Sandbox } from "@mobilepay-auth/sandbox"
+import { SqliteTokenStore } from "@mobilepay-auth/sql"
+import {
+  Cause,
+  Config,
+  ConfigError,
+  Console,
+  Deferred,
+  Effect,
+  Either,
+  Layer,
+  Option,
+  Redacted
+} from "effect"
+import { createServer } from "node:http"
 import * as Demo from "./Demo.js"
 import * as Ui from "./internal/ui.js"
+import * as Stack from "./Stack.js"
+
+// ---------------------------------------------------------------------------
+// The integration, from the environment
+// ---------------------------------------------------------------------------
+
+const encryptionKeys = Config.redacted("MOBILEPAY_ENCRYPTION_KEYS").pipe(
+  Config.mapOrFail((text) =>
+    Either.mapLeft(TokenCipher.parseKeyList(text), (why) =>
+      ConfigError.InvalidData(
+        ["MOBILEPAY_ENCRYPTION_KEYS"],
+        `${why} (expected id:base64key,...; see mobilepay-auth keygen)`
+      )
+    )
+  )
+)
+
+const integration = Layer.unwrapEffect(
+  Effect.gen(function* () {
+    const config = yield* MobilePayConfig.config()
+    const keys = yield* encryptionKeys
+    return Stack.layer({ config, keys, store: SqliteTokenStore.layerConfig() })
+  })
+)
+
+const json = Options.boolean("json").pipe(
+  Options.withDescription("print JSON (with the expiry) instead of the bare token")
+)
+const iso = (millis: number) => new Date(millis).toISOString()
+
+// ---------------------------------------------------------------------------
+// Commands
+// ---------------------------------------------------------------------------
 
 const demo = Command.make("demo", {}, () =>
   Effect.gen(function* () {
-    const outcomes = yield* Demo.run
-    const code = yield* Demo.summarize(outcomes)
-    yield* Effect.sync(() => {
-      process.exitCode = code
-    })
+    const code = yield* Demo.summarize(yield* Demo.run)
+    process.exitCode = code
   })
 ).pipe(Command.withDescription("Run every flow end to end against the in-process offline sandbox."))
 
+const sandbox = Command.make(
+  "sandbox",
+  {
+    host: Options.text("host").pipe(
+      Options.withDefault("127.0.0.1"),
+      Options.withDescription("loopback address")
+    ),
+    port: Options.integer("port").pipe(Options.withDefault(8700))
+  },
+  ({ host, port }) =>
+    Effect.gen(function* () {
+      if (!/^(127\.|::1$|localhost$)/.test(host)) {
+        return yield* Effect.fail(
+          new AuthError.InvalidRequest({
+            code: "not_loopback",
+            description: "the sandbox serves on loopback only"
+          })
+        )
+      }
+      const sb = yield* Sandbox.Sandbox
+      yield* Console.log(
+        [
+          `MobilePay sandbox (offline) on ${sb.baseUrl}`,
+          `  discovery          ${sb.discoveryUrl}`,
+          `  issuer             ${sb.issuer}`,
+          `  integrator token   ${sb.integratorTokenUrl}`,
+          "",
+          "Point mobilepay-auth at it:",
+          "  export MOBILEPAY_ENVIRONMENT=custom MOBILEPAY_ALLOW_INSECURE_LOOPBACK=true",
+          `  export MOBILEPAY_DISCOVERY_URL=${sb.discoveryUrl}`,
+          `  export MOBILEPAY_ISSUER=${sb.issuer}`,
+          `  export MOBILEPAY_INTEGRATOR_TOKEN_URL=${sb.integratorTokenUrl}`,
+          `  export MOBILEPAY_API_BASE_URL=${sb.baseUrl}`,
+          "Demo clients (sandbox only): sandbox-merchant-client / sandbox-merchant-secret,",
+          "  sandbox-integrator-client / sandbox-integrator-secret; redirect http://127.0.0.1:8765/callback",
+          "Ctrl-C stops it."
+        ].join("\n")
+      )
+      return yield* Effect.never
+    }).pipe(Effect.provide(Sandbox.layer({ host, port })))
+).pipe(Command.withDescription("Serve the offline MobilePay sandbox on loopback and print its settings."))
+
+const tokenIntegrator = Command.make(
+  "integrator",
+  {
+    vat: Options.text("vat").pipe(
+      Options.optional,
+      Options.withDescription("bind the token to this merchant (DK12345678)")
+    ),
+    json
+  },
+  ({ json, vat }) =>
+    Effect.gen(function* () {
+      const merchantVat = Option.isSome(vat) ? Option.some(yield* Vat.parse(vat.value)) : Option.none()
+      const auth = yield* IntegratorAuth.IntegratorAuth
+      const tokens = yield* Ui.withProgress("requesting an integrator token", auth.accessToken(merchantVat))
+      yield* Console.log(
+        json
+          ? JSON.stringify({
+              access_token: Redacted.value(tokens.accessToken),
+              token_type: tokens.tokenType,
+              expires_at: iso(tokens.expiresAt),
+              scope: tokens.scopes.join(" "),
+              merchant_vat: Option.getOrNull(merchantVat)
+            })
+          : Redacted.value(tokens.accessToken)
+      )
+    }).pipe(Effect.provide(integration))
+).pipe(Command.withDescription("Print a fresh integrator (client credentials) token."))
+
+const tokenMerchant = Command.make(
+  "merchant",
+  { merchant: Args.text({ name: "merchant" }), json },
+  ({ json, merchant }) =>
+    Effect.gen(function* () {
+      const consent = yield* MerchantConsent.MerchantConsent
+      const token = yield* Ui.withProgress("getting the merchant's token", consent.accessToken(merchant))
+      const info = (yield* consent.merchants).find((m) => m.merchant === merchant)
+      yield* Console.log(
+        json
+          ? JSON.stringify({
+              access_token: Redacted.value(token),
+              token_type: "Bearer",
+              merchant,
+              expires_at: info ? iso(info.accessTokenExpiresAt) : null
+            })
+          : Redacted.value(token)
+      )
+    }).pipe(Effect.provide(integration))
+).pipe(
+  Command.withDescription(
+    "Print a valid access token for a merchant who gave consent (refreshing it if needed)."
+  )
+)
+
+const token = Command.make("token").pipe(
+  Command.withDescription("Print tokens."),
+  Command.withSubcommands([tokenIntegrator, tokenMerchant])
+)
+
+const printConsented = (consented: MerchantConsent.Consented) =>
+  Console.log(
+    `consent stored for merchant ${consented.merchant}` +
+      `${Option.match(consented.merchantVat, { onNone: () => "", onSome: (v) => ` (${v})` })}; ` +
+      `scopes ${consented.scopes.join(" ")}`
+  )
+
+const consentStart = Command.make(
+  "start",
+  {
+    vat: Options.text("vat").pipe(
+      Options.optional,
+      Options.withDescription("the merchant to ask (DK12345678)")
+    ),
+    scopes: Options.text("scope").pipe(
+      Options.repeated,
+      Options.withDescription("a product scope; repeat for more (default: MOBILEPAY_SCOPES)")
+    ),
+    mode: Options.choice("mode", ["form_post", "fragment"]).pipe(Options.withDefault("form_post" as const))
+  },
+  ({ mode, scopes, vat }) =>
+    Effect.gen(function* () {
+      const config = yield* MobilePayConfig.MobilePayConfig
+      const consent = yield* MerchantConsent.MerchantConsent
+      const redirect = Option.map(config.redirectUri, (u) => new URL(u))
+      if (
+        Option.isNone(redirect) ||
+        redirect.value.protocol !== "http:" ||
+        !/^(127\.|localhost$|\[::1\]$)/.test(redirect.value.hostname)
+      ) {
+        return yield* Effect.fail(
+          new AuthError.InvalidRequest({
+            code: "redirect_not_loopback",
+            description:
+              "consent start listens on MOBILEPAY_REDIRECT_URI, which must be http on loopback; otherwise run your own callback and use `consent complete`"
+          })
+        )
+      }
+      yield* Effect.forEach(scopes, (s) =>
+        Either.match(Scope.parseProductScopes([s]), { onLeft: Effect.fail, onRight: () => Effect.void })
+      )
+      const authorization = yield* consent.begin({
+        responseMode: mode,
+        ...(Option.isSome(vat) ? { merchantVat: vat.value } : {}),
+        ...(scopes.length > 0 ? { scopes } : {})
+      })
+      const done = yield* Deferred.make<MerchantConsent.Consented, MerchantConsent.CompleteError>()
+      const url = redirect.value
+      yield* Layer.launch(
+        HttpServer.serve(
+          ConsentCallback.router(`/${url.pathname.replace(/^\//, "")}`, {
+            onComplete: (outcome) =>
+              outcome._tag === "Success"
+                ? Deferred.succeed(done, outcome.consented)
+                : Effect.asVoid(Deferred.fail(done, outcome.error))
+          })
+        ).pipe(
+          Layer.provide(
+            NodeHttpServer.layer(() => createServer(), {
+              host: url.hostname.replace(/^\[|\]$/g, ""),
+              port: Number(url.port || 80)
+            })
+          ),
+          Layer.provide(Layer.succeed(MerchantConsent.MerchantConsent, consent))
+        )
+      ).pipe(Effect.forkScoped)
+      yield* Console.log(
+        `Open this URL in a browser (valid until ${iso(authorization.expiresAt)}):\n\n  ${authorization.url}\n`
+      )
+      const consented = yield* Ui.withProgress(
+        `waiting for the callback on ${url.href}`,
+        Deferred.await(done).pipe(
+          Effect.timeoutFail({
+            duration: "10 minutes",
+            onTimeout: () => new AuthError.StateMismatch({ reason: "expired" })
+          })
+        )
+      )
+      yield* printConsented(consented)
+    }).pipe(Effect.scoped, Effect.provide(integration))
+).pipe(
+  Command.withDescription(
+    "Start merchant consent: print the authorize URL and wait for the callback on the loopback redirect URI."
+  )
+)
+
+const consentComplete = Command.make("complete", { url: Args.text({ name: "redirect-url" }) }, ({ url }) =>
+  Effect.gen(function* () {
+    const consent = yield* MerchantConsent.MerchantConsent
+    yield* printConsented(yield* Ui.withProgress("completing the consent", consent.complete(url)))
+  }).pipe(Effect.provide(integration))
+).pipe(Command.withDescription("Complete merchant consent from a pasted redirect URL (fragment mode)."))
+
+const consentCommand = Command.make("consent").pipe(
+  Command.withDescription("Merchant consent (OpenID Connect hybrid flow with PKCE)."),
+  Command.withSubcommands([consentStart, consentComplete])
+)
+
+const revoke = Command.make("revoke", { merchant: Args.text({ name: "merchant" }) }, ({ merchant }) =>
+  Effect.gen(function* () {
+    const consent = yield* MerchantConsent.MerchantConsent
+    const result = yield* Ui.withProgress("revoking", consent.revoke(merchant))
+    yield* Console.log(
+      `${merchant}: ${result.removed ? "grant deleted from the store" : "nothing was stored"}; provider: ${result.provider}`
+    )
+  }).pipe(Effect.provide(integration))
+).pipe(
+  Command.withDescription("Revoke a merchant's consent at MobilePay and delete everything stored for it.")
+)
+
+const storeList = Command.make("list", {}, () =>
+  Effect.gen(function* () {
+    const consent = yield* MerchantConsent.MerchantConsent
+    const merchants = yield* consent.merchants
+    if (merchants.length === 0) return yield* Console.log("no merchant grants stored")
+    const rows = merchants.map((m) => [
+      m.merchant,
+      Option.getOrElse(m.merchantVat, () => "-"),
+      m.scopes.join(" "),
+      iso(m.accessTokenExpiresAt),
+      iso(m.refreshedAt)
+    ])
+    const header = ["merchant", "vat", "scopes", "access token expires", "refreshed"]
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
+    for (const row of [header, ...rows]) {
+      yield* Console.log(row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  "))
+    }
+  }).pipe(Effect.provide(integration))
+).pipe(Command.withDescription("List stored merchant grants: ids, scopes, expiries (never secrets)."))
+
+const store = Command.make("store").pipe(
+  Command.withDescription("The token store."),
+  Command.withSubcommands([storeList])
+)
+
+const keygen = Command.make("keygen", { id: Options.text("id").pipe(Options.withDefault("k1")) }, ({ id }) =>
+  Effect.gen(function* () {
+    const key = yield* Effect.provide(TokenCipher.generateKey, SecureRandom.layerWebCrypto)
+    yield* Console.log(`MOBILEPAY_ENCRYPTION_KEYS=${id}:${Redacted.value(key)}`)
+  })
+).pipe(
+  Command.withDescription(
+    "Print a new AES-256 key for MOBILEPAY_ENCRYPTION_KEYS (keep it secret; prepend new keys to rotate)."
+  )
+)
+
 const root = Command.make("mobilepay-auth").pipe(
-  Command.withDescription("MobilePay authentication: tokens, consent, revocation, and an offline sandbox."),
-  Command.withSubcommands([demo])
+  Command.withDescription(
+    "MobilePay authentication: tokens, consent, revocation, and an offline sandbox. Exit codes: 0 ok, 1 failure, 2 usage or configuration, 3 consent required, 4 credentials rejected, 5 unavailable."
+  ),
+  Command.withSubcommands([demo, sandbox, token, consentCommand, revoke, store, keygen])
 )
 
 /**
@@ -33,10 +337,14 @@ const root = Command.make("mobilepay-auth").pipe(
 export const cli = (argv: ReadonlyArray<string>) =>
   Command.run(root, { name: "mobilepay-auth", version: "0.1.0" })(argv).pipe(
     Effect.catchAllCause((cause) =>
-      Effect.flatMap(Ui.reportFailure(cause), (code) =>
-        Effect.sync(() => {
-          process.exitCode = code
-        })
-      )
+      Effect.gen(function* () {
+        const failure = Option.getOrUndefined(Cause.failureOption(cause))
+        // @effect/cli has printed its own help and message for usage errors.
+        if (ValidationError.isValidationError(failure)) {
+          process.exitCode = ValidationError.isHelpRequested(failure) ? Ui.ExitCode.ok : Ui.ExitCode.usage
+          return
+        }
+        process.exitCode = yield* Ui.reportFailure(cause)
+      })
     )
   )

@@ -58,7 +58,9 @@ const tempDir = Effect.acquireRelease(
 )
 
 const describeError = (e: unknown) =>
-  typeof e === "object" && e !== null && "_tag" in e ? `${String(e._tag)}: ${e instanceof Error ? e.message : ""}` : String(e)
+  typeof e === "object" && e !== null && "_tag" in e
+    ? `${String(e._tag)}: ${e instanceof Error ? e.message : ""}`
+    : String(e)
 
 /**
  * The demo program. Prints as it goes; succeeds with the outcomes of every step.
@@ -105,7 +107,7 @@ export const run = Effect.gen(function* () {
         const key = yield* Effect.provide(TokenCipher.generateKey, SecureRandom.layerWebCrypto)
         const dbFile = Path.join(dataDir, "tokens.db")
         const stack = Stack.layer({
-          config: MobilePayConfig.layer({
+          config: MobilePayConfig.make({
             environment,
             clientId: CLIENT_ID,
             clientSecret: Redacted.make(CLIENT_SECRET),
@@ -114,8 +116,7 @@ export const run = Effect.gen(function* () {
             clientSystemVersion: "1.0.0"
           }),
           store: SqliteTokenStore.layer({ filename: dbFile }),
-          keys: [{ id: "demo-1", secret: key }],
-          allowInsecureLoopback: true
+          keys: [{ id: "demo-1", secret: key }]
         })
         const context = yield* Layer.build(stack)
         yield* Console.log(
@@ -153,7 +154,11 @@ export const run = Effect.gen(function* () {
               const unbound = yield* MobilePayHttpClient.integrator({ merchantVat: other, bound: false })
               const payment = (client: HttpClient.HttpClient.With<unknown>, amount: number) =>
                 client
-                  .execute(HttpClientRequest.post("/pos/v10/payments").pipe(HttpClientRequest.bodyUnsafeJson({ amount })))
+                  .execute(
+                    HttpClientRequest.post("/pos/v10/payments").pipe(
+                      HttpClientRequest.bodyUnsafeJson({ amount })
+                    )
+                  )
                   .pipe(Effect.flatMap((r) => Effect.map(r.json, (body) => ({ status: r.status, body }))))
               const first = yield* payment(bound, 100)
               const second = yield* payment(unbound, 250)
@@ -174,12 +179,17 @@ export const run = Effect.gen(function* () {
               const consent = yield* MerchantConsent.MerchantConsent
               const callback = yield* Layer.build(
                 HttpServer.serve(ConsentCallback.router("/callback")).pipe(
-                  Layer.provide(NodeHttpServer.layer(() => createServer(), { host: "127.0.0.1", port: callbackPort })),
+                  Layer.provide(
+                    NodeHttpServer.layer(() => createServer(), { host: "127.0.0.1", port: callbackPort })
+                  ),
                   Layer.provide(Layer.succeed(MerchantConsent.MerchantConsent, consent))
                 )
               )
               void callback
-              const authorization = yield* consent.begin({ merchantVat: MERCHANT_VAT, responseMode: "form_post" })
+              const authorization = yield* consent.begin({
+                merchantVat: MERCHANT_VAT,
+                responseMode: "form_post"
+              })
               const browser = yield* Effect.provide(Browser.make, FetchHttpClient.layer)
               const login = yield* browser.open(authorization.url)
               const consentPage = yield* browser.submit(login, { username: "demo", password: "demo" })
@@ -188,12 +198,15 @@ export const run = Effect.gen(function* () {
               const merchants = yield* consent.merchants
               const stored = merchants.find((m) => Option.getOrUndefined(m.merchantVat) === MERCHANT_VAT)
               if (done.status !== 200 || stored === undefined) {
-                return yield* Effect.fail(new Browser.BrowserError({ step: "callback", detail: `HTTP ${done.status}` }))
+                return yield* Effect.fail(
+                  new Browser.BrowserError({ step: "callback", detail: `HTTP ${done.status}` })
+                )
               }
               return stored
             }).pipe(Effect.scoped)
           ),
-          (m) => `merchant ${m.merchant} (${Option.getOrElse(m.merchantVat, () => "-")}), scopes ${m.scopes.join(" ")}`
+          (m) =>
+            `merchant ${m.merchant} (${Option.getOrElse(m.merchantVat, () => "-")}), scopes ${m.scopes.join(" ")}`
         )
         const merchant = consented._tag === "Right" ? consented.right.merchant : MERCHANT_VAT
 
@@ -205,7 +218,8 @@ export const run = Effect.gen(function* () {
               const consent = yield* MerchantConsent.MerchantConsent
               const manager = yield* TokenManager.TokenManager
               const api = yield* MobilePayHttpClient.merchant(merchant)
-              const me = () => Effect.flatMap(api.execute(HttpClientRequest.get("/api/merchants/me")), (r) => r.json)
+              const me = () =>
+                Effect.flatMap(api.execute(HttpClientRequest.get("/api/merchants/me")), (r) => r.json)
               const before = yield* me()
               const key = `merchant:${CLIENT_ID}:${merchant}`
               const rtBefore = yield* manager.stored(key)
@@ -242,8 +256,14 @@ export const run = Effect.gen(function* () {
               const left = yield* consent.merchants
               const vault = yield* TokenVault.TokenVault
               const keys = yield* vault.store.list("grant:")
-              if (error._tag !== "ConsentRequired" || left.some((m) => m.merchant === merchant) || keys.length > 0) {
-                return yield* Effect.fail(new Browser.BrowserError({ step: "revoke", detail: `got ${error._tag}` }))
+              if (
+                error._tag !== "ConsentRequired" ||
+                left.some((m) => m.merchant === merchant) ||
+                keys.length > 0
+              ) {
+                return yield* Effect.fail(
+                  new Browser.BrowserError({ step: "revoke", detail: `got ${error._tag}` })
+                )
               }
               return error._tag
             })

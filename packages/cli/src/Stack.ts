@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import { FetchHttpClient } from "@effect/platform"
-import { type AuthError, SecureRandom } from "@mobilepay-auth/domain"
+import { SecureRandom } from "@mobilepay-auth/domain"
 import {
   AuthHttp,
   IntegratorAuth,
@@ -23,27 +23,32 @@ import { type Array as Arr, Layer } from "effect"
  * @since 0.1.0
  * @category models
  */
-export interface StackOptions {
-  readonly config: Layer.Layer<MobilePayConfig.MobilePayConfig, unknown>
-  readonly store: Layer.Layer<TokenStore.TokenStore, AuthError.StoreFailure>
+export interface StackOptions<E> {
+  readonly config: MobilePayConfig.MobilePayConfig.Service
+  readonly store: Layer.Layer<TokenStore.TokenStore, E>
   readonly keys: Arr.NonEmptyReadonlyArray<TokenCipher.KeyMaterial>
-  readonly allowInsecureLoopback: boolean
 }
 
 /**
  * Everything an integration needs, from a configuration, a store and encryption keys.
+ * Plain `http:` is allowed only when the environment says so (loopback, the offline sandbox).
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: StackOptions) =>
+export const layer = <E>(options: StackOptions<E>) =>
   Layer.mergeAll(MerchantConsent.layer(), IntegratorAuth.layer).pipe(
     Layer.provideMerge(TokenManager.layer()),
     Layer.provideMerge(TokenVault.layer),
     Layer.provide(TokenCipher.layer(options.keys)),
     Layer.provideMerge(options.store),
-    Layer.provideMerge(AuthHttp.layer({ allowInsecureLoopback: options.allowInsecureLoopback })),
+    Layer.provideMerge(
+      AuthHttp.layer({
+        allowInsecureLoopback: options.config.environment.allowInsecureLoopback,
+        timeout: options.config.requestTimeout
+      })
+    ),
     Layer.provide(FetchHttpClient.layer),
-    Layer.provideMerge(options.config),
+    Layer.provideMerge(Layer.succeed(MobilePayConfig.MobilePayConfig, options.config)),
     Layer.provideMerge(SecureRandom.layerWebCrypto)
   )

@@ -7,7 +7,6 @@ import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Effect } from "effect"
 import { cli } from "./Cli.js"
 
-NodeRuntime.runMain(
-  cli(process.argv).pipe(Effect.provide(NodeContext.layer)),
-  { disableErrorReporting: true }
-)
+NodeRuntime.runMain(cli(process.argv).pipe(Effect.provide(NodeContext.layer)), {
+  disableErrorReporting: true
+})

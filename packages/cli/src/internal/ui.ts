@@ -17,7 +17,10 @@ export const ExitCode = {
 const frames = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"]
 
 /** Runs `effect` with a spinner on stderr when it is a terminal (silent otherwise). */
-export const withProgress = <A, E, R>(label: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+export const withProgress = <A, E, R>(
+  label: string,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> => {
   if (!process.stderr.isTTY) return effect
   let frame = 0
   const tick = Effect.sync(() => {
@@ -25,7 +28,9 @@ export const withProgress = <A, E, R>(label: string, effect: Effect.Effect<A, E,
   })
   const clear = Effect.sync(() => process.stderr.write(`\r${" ".repeat(label.length + 2)}\r`))
   return Effect.gen(function* () {
-    const spinner = yield* Effect.fork(Effect.repeat(tick, { schedule: Schedule.spaced(Duration.millis(80)) }))
+    const spinner = yield* Effect.fork(
+      Effect.repeat(tick, { schedule: Schedule.spaced(Duration.millis(80)) })
+    )
     return yield* Effect.ensuring(effect, Effect.andThen(Fiber.interrupt(spinner), clear))
   })
 }
