@@ -6,7 +6,13 @@
  *
  * @since 0.1.0
  */
-import { HttpBody, HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
+import {
+  HttpBody,
+  HttpClient,
+  HttpClientRequest,
+  type HttpClientResponse,
+  HttpMethod
+} from "@effect/platform"
 import { AuthError, Environment } from "@mobilepay-auth/domain"
 import { Clock, Context, Duration, Effect, Layer, Option, Random, Runtime } from "effect"
 
@@ -179,6 +185,47 @@ export const harden = (
 }
 
 /**
+ * A WHATWG `Request` as an Effect `HttpClientRequest` (method, URL, headers, body).
+ *
+ * @since 0.1.0
+ * @category conversions
+ */
+export const fromWebRequest = (
+  request: Request
+): Effect.Effect<HttpClientRequest.HttpClientRequest, AuthError.InvalidRequest> =>
+  Effect.gen(function* () {
+    const method = request.method.toUpperCase()
+    if (!HttpMethod.isHttpMethod(method)) {
+      return yield* Effect.fail(new AuthError.InvalidRequest({ code: "invalid_method", description: method }))
+    }
+    const outgoing = HttpClientRequest.make(method)(request.url, {
+      headers: Object.fromEntries(request.headers.entries())
+    })
+    if (request.body === null) return outgoing
+    const body = new Uint8Array(yield* Effect.promise(() => request.arrayBuffer()))
+    return HttpClientRequest.setBody(
+      outgoing,
+      HttpBody.uint8Array(body, request.headers.get("content-type") ?? undefined)
+    )
+  })
+
+/**
+ * An Effect `HttpClientResponse` as a WHATWG `Response` (status, headers, body).
+ *
+ * @since 0.1.0
+ * @category conversions
+ */
+export const toWebResponse = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<Response> =>
+  Effect.map(
+    Effect.orElseSucceed(response.arrayBuffer, () => new ArrayBuffer(0)),
+    (bytes) =>
+      new Response(response.status === 204 || response.status === 304 ? null : bytes, {
+        status: response.status,
+        headers: new Headers(Object.entries(response.headers))
+      })
+  )
+
+/**
  * A `fetch` that runs every request through `client`. Failures reject with the toolkit's
  * tagged errors, so callers of oauth4webapi can map them back.
  *
@@ -190,32 +237,13 @@ export const toFetch = (
   runtime: Runtime.Runtime<never>
 ): FetchLike => {
   const run = Runtime.runPromise(runtime)
-  return async (input, init) => {
-    const request = new Request(input, init)
-    const body = request.body === null ? undefined : new Uint8Array(await request.arrayBuffer())
-    let outgoing = HttpClientRequest.make(request.method as "GET")(request.url, {
-      headers: Object.fromEntries(request.headers.entries())
-    })
-    if (body !== undefined) {
-      outgoing = HttpClientRequest.setBody(
-        outgoing,
-        HttpBody.uint8Array(body, request.headers.get("content-type") ?? undefined)
-      )
-    }
-    return run(
-      Effect.flatMap(client.execute(outgoing), (response) =>
-        Effect.map(
-          Effect.orElseSucceed(response.arrayBuffer, () => new ArrayBuffer(0)),
-          (bytes) =>
-            new Response(response.status === 204 || response.status === 304 ? null : bytes, {
-              status: response.status,
-              headers: new Headers(Object.entries(response.headers))
-            })
-        )
+  return (input, init) =>
+    run(
+      Effect.flatMap(fromWebRequest(new Request(input, init)), (request) =>
+        Effect.flatMap(client.execute(request), toWebResponse)
       ),
       init?.signal ? { signal: init.signal } : undefined
     )
-  }
 }
 
 /**

@@ -28,3 +28,7 @@ export * as TokenVault from "./TokenVault.js"
 export * as IntegratorAuth from "./IntegratorAuth.js"
 /** @since 0.1.0 */
 export * as MobilePayHttpClient from "./MobilePayHttpClient.js"
+/** @since 0.1.0 */
+export * as MobilePayAuth from "./MobilePayAuth.js"
+/** @since 0.1.0 */
+export { createMobilePayAuth } from "./MobilePayAuth.js"

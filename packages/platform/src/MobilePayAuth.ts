@@ -1,0 +1,192 @@
+/**
+ * A Promise API for applications that do not use Effect: the same services, the same
+ * guarantees (single flight, encrypted storage, one retry on 401), the same typed errors —
+ * rejections are the `AuthError` classes themselves, so `error._tag` works in a `catch`.
+ *
+ * @since 0.1.0
+ */
+import { FetchHttpClient } from "@effect/platform"
+import { type Environment, SecureRandom, type Token, Vat } from "@mobilepay-auth/domain"
+import { type Array as Arr, Cause, Effect, Exit, Layer, ManagedRuntime, Option, Redacted } from "effect"
+import * as AuthHttp from "./AuthHttp.js"
+import * as ConsentCallback from "./ConsentCallback.js"
+import * as IntegratorAuth from "./IntegratorAuth.js"
+import * as MerchantConsent from "./MerchantConsent.js"
+import * as MobilePayConfig from "./MobilePayConfig.js"
+import * as MobilePayHttpClient from "./MobilePayHttpClient.js"
+import * as TokenCipher from "./TokenCipher.js"
+import * as TokenManager from "./TokenManager.js"
+import * as TokenStore from "./TokenStore.js"
+import * as TokenVault from "./TokenVault.js"
+
+/**
+ * Options of {@link createMobilePayAuth}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MobilePayAuthOptions {
+  readonly environment: Environment.Environment
+  readonly clientId: string
+  /** Wrapped in `Redacted` at once; never logged. */
+  readonly clientSecret: string | Redacted.Redacted<string>
+  readonly redirectUri?: string
+  readonly scopes?: MobilePayConfig.Options["scopes"]
+  readonly gateway?: { readonly clientId: string; readonly clientSecret?: string }
+  readonly clientSystemVersion?: string
+  readonly sendVerifierOnRefresh?: boolean
+  /**
+   * Encryption keys (`id:base64,...` or a list; the first seals). Required with a durable
+   * store; without one, an in-memory store with a random key is used.
+   */
+  readonly encryptionKeys?: string | Arr.NonEmptyReadonlyArray<TokenCipher.KeyMaterial>
+  /** A durable store, e.g. `SqliteTokenStore.layer(...)` from `@mobilepay-auth/sql`. */
+  readonly store?: Layer.Layer<TokenStore.TokenStore, unknown>
+}
+
+/**
+ * The API call target of {@link MobilePayAuth.fetch}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Target =
+  | { readonly merchant: string }
+  | { readonly integrator: true; readonly merchantVat: string; readonly bound?: boolean }
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface MobilePayAuth {
+  /** A valid integrator token, bound to `merchantVat` when given. */
+  readonly integratorToken: (options?: { readonly merchantVat?: string }) => Promise<Token.TokenSet>
+  /** A valid access token for a merchant who consented, refreshed as needed. */
+  readonly merchantToken: (merchant: string) => Promise<Token.AccessToken>
+  readonly beginConsent: (options?: MerchantConsent.BeginOptions) => Promise<MerchantConsent.Authorization>
+  readonly completeConsent: (input: MerchantConsent.CallbackInput) => Promise<MerchantConsent.Consented>
+  readonly revoke: (merchant: string) => Promise<MerchantConsent.Revoked>
+  readonly merchants: () => Promise<ReadonlyArray<MerchantConsent.MerchantInfo>>
+  /** A `(Request) => Promise<Response>` handler for the redirect URI, for any web framework. */
+  readonly callbackHandler: (options?: ConsentCallback.Options) => (request: Request) => Promise<Response>
+  /**
+   * `fetch` for MobilePay's APIs: bearer token, gateway and VAT headers, client system version,
+   * idempotency key on POST, one refresh-and-retry on 401. Relative URLs resolve against the
+   * environment's API base URL.
+   */
+  readonly fetch: (target: Target, input: string, init?: RequestInit) => Promise<Response>
+  /** Stops background refreshes and closes the store. */
+  readonly dispose: () => Promise<void>
+}
+
+const keysOf = (keys: MobilePayAuthOptions["encryptionKeys"]) => {
+  if (keys === undefined || typeof keys !== "string") return keys
+  const parsed = TokenCipher.parseKeyList(Redacted.make(keys))
+  return parsed._tag === "Right" ? parsed.right : undefined
+}
+
+/**
+ * Builds the services once and returns their Promise API.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const createMobilePayAuth = (options: MobilePayAuthOptions): MobilePayAuth => {
+  const config = MobilePayConfig.make({
+    environment: options.environment,
+    clientId: options.clientId,
+    clientSecret: Redacted.isRedacted(options.clientSecret)
+      ? options.clientSecret
+      : Redacted.make(options.clientSecret),
+    ...(options.redirectUri === undefined ? {} : { redirectUri: options.redirectUri }),
+    ...(options.scopes === undefined ? {} : { scopes: options.scopes }),
+    ...(options.clientSystemVersion === undefined
+      ? {}
+      : { clientSystemVersion: options.clientSystemVersion }),
+    ...(options.sendVerifierOnRefresh === undefined
+      ? {}
+      : { sendVerifierOnRefresh: options.sendVerifierOnRefresh }),
+    ...(options.gateway === undefined
+      ? {}
+      : {
+          gateway: {
+            clientId: options.gateway.clientId,
+            ...(options.gateway.clientSecret === undefined
+              ? {}
+              : { clientSecret: Redacted.make(options.gateway.clientSecret) })
+          }
+        })
+  })
+  const keys = keysOf(options.encryptionKeys)
+  const vault =
+    options.store === undefined && keys === undefined
+      ? TokenVault.layerEphemeral
+      : TokenVault.layer.pipe(
+          Layer.provide(
+            keys === undefined
+              ? Layer.die("createMobilePayAuth: a durable store needs encryptionKeys (id:base64key,...)")
+              : TokenCipher.layer(keys)
+          ),
+          Layer.provide(options.store ?? TokenStore.layerMemory)
+        )
+  const services = Layer.mergeAll(IntegratorAuth.layer, MerchantConsent.layer()).pipe(
+    Layer.provideMerge(TokenManager.layer({ policy: config.policy })),
+    Layer.provideMerge(vault),
+    Layer.provideMerge(
+      AuthHttp.layer({
+        allowInsecureLoopback: config.environment.allowInsecureLoopback,
+        timeout: config.requestTimeout
+      })
+    ),
+    Layer.provide(FetchHttpClient.layer),
+    Layer.provideMerge(Layer.succeed(MobilePayConfig.MobilePayConfig, config)),
+    Layer.provideMerge(SecureRandom.layerWebCrypto),
+    Layer.orDie
+  )
+  const runtime = ManagedRuntime.make(services)
+  type Services = ManagedRuntime.ManagedRuntime.Context<typeof runtime>
+
+  // Rejects with the typed error itself (not a wrapper), so callers can switch on `_tag`.
+  const run = async <A, E>(effect: Effect.Effect<A, E, Services>): Promise<A> => {
+    const exit = await runtime.runPromiseExit(effect)
+    if (Exit.isSuccess(exit)) return exit.value
+    throw Cause.squash(exit.cause)
+  }
+
+  return {
+    integratorToken: (opts = {}) =>
+      run(
+        Effect.gen(function* () {
+          const merchantVat =
+            opts.merchantVat === undefined ? Option.none() : Option.some(yield* Vat.parse(opts.merchantVat))
+          const auth = yield* IntegratorAuth.IntegratorAuth
+          return yield* auth.accessToken(merchantVat)
+        })
+      ),
+    merchantToken: (merchant) =>
+      run(Effect.flatMap(MerchantConsent.MerchantConsent, (c) => c.accessToken(merchant))),
+    beginConsent: (opts) => run(Effect.flatMap(MerchantConsent.MerchantConsent, (c) => c.begin(opts))),
+    completeConsent: (input) =>
+      run(Effect.flatMap(MerchantConsent.MerchantConsent, (c) => c.complete(input))),
+    revoke: (merchant) => run(Effect.flatMap(MerchantConsent.MerchantConsent, (c) => c.revoke(merchant))),
+    merchants: () => run(Effect.flatMap(MerchantConsent.MerchantConsent, (c) => c.merchants)),
+    callbackHandler: (opts) => (request) => runtime.runPromise(ConsentCallback.handle(request, opts)),
+    fetch: (target, input, init) =>
+      run(
+        Effect.gen(function* () {
+          const client =
+            "merchant" in target
+              ? yield* MobilePayHttpClient.merchant(target.merchant)
+              : yield* MobilePayHttpClient.integrator({
+                  merchantVat: yield* Vat.parse(target.merchantVat),
+                  bound: target.bound ?? false
+                })
+          const request = yield* AuthHttp.fromWebRequest(
+            new Request(new URL(input, config.environment.apiBaseUrl), init)
+          )
+          return yield* Effect.flatMap(client.execute(request), AuthHttp.toWebResponse)
+        })
+      ),
+    dispose: () => runtime.dispose()
+  }
+}

@@ -1,0 +1,102 @@
+import { describe, expect, it } from "@effect/vitest"
+import { AuthError, Environment } from "@mobilepay-auth/domain"
+import { Sandbox } from "@mobilepay-auth/sandbox"
+import { Effect, Redacted } from "effect"
+import { createMobilePayAuth } from "../src/MobilePayAuth.js"
+import * as Browser from "./consent/browser.js"
+
+const REDIRECT = "http://127.0.0.1:8765/callback"
+
+const sandboxed = <A, E>(f: (sandbox: Sandbox.Sandbox.Service) => Effect.Effect<A, E>) =>
+  Effect.flatMap(Sandbox.Sandbox, f).pipe(
+    Effect.provide(
+      Sandbox.layer({
+        merchantClients: [
+          {
+            clientId: "app",
+            clientSecret: "app-secret",
+            redirectUris: [REDIRECT],
+            scopes: ["invoice"],
+            rotation: "one-time"
+          }
+        ],
+        integratorClients: [{ clientId: "app", clientSecret: "app-secret" }]
+      })
+    )
+  )
+
+const auth = (sandbox: Sandbox.Sandbox.Service, secret = "app-secret") =>
+  createMobilePayAuth({
+    environment: Environment.custom({
+      discoveryUrl: sandbox.discoveryUrl,
+      issuer: sandbox.issuer,
+      integratorTokenUrl: sandbox.integratorTokenUrl,
+      integratorIssuer: sandbox.integratorIssuer,
+      apiBaseUrl: sandbox.baseUrl,
+      allowInsecureLoopback: true
+    }),
+    clientId: "app",
+    clientSecret: secret,
+    redirectUri: REDIRECT,
+    scopes: ["invoice"]
+  })
+
+describe("createMobilePayAuth (Promise API)", () => {
+  it.live("integrator token, consent, merchant token, fetch with headers, revoke", () =>
+    sandboxed((sandbox) =>
+      Effect.promise(async () => {
+        const mp = auth(sandbox)
+        try {
+          const token = await mp.integratorToken({ merchantVat: "DK12345678" })
+          expect(Redacted.value(token.accessToken).split(".")).toHaveLength(3)
+
+          const payment = await mp.fetch(
+            { integrator: true, merchantVat: "DK12345678" },
+            "/pos/v10/payments",
+            {
+              method: "POST",
+              headers: { "content-type": "application/json" },
+              body: JSON.stringify({ amount: 100 })
+            }
+          )
+          expect(payment.status).toBe(200)
+
+          const authorization = await mp.beginConsent({ merchantVat: "DK12345678" })
+          const callback = await Effect.runPromise(Browser.walk(authorization.url, REDIRECT))
+          if (callback._tag !== "FormPost") throw new Error("expected form_post")
+          const handled = await mp.callbackHandler()(Browser.formPostRequest(callback))
+          expect(handled.status).toBeLessThan(400)
+          const [merchant] = await mp.merchants()
+          expect(merchant?.scopes).toContain("invoice")
+
+          const me = await mp.fetch({ merchant: merchant?.merchant ?? "" }, "/api/merchants/me")
+          expect(await me.json()).toMatchObject({ vatNumber: "DK12345678" })
+
+          expect((await mp.revoke(merchant?.merchant ?? "")).removed).toBe(true)
+          const failure = await mp.merchantToken(merchant?.merchant ?? "").catch((e: unknown) => e)
+          expect(failure).toBeInstanceOf(AuthError.ConsentRequired)
+          expect((failure as AuthError.ConsentRequired)._tag).toBe("ConsentRequired")
+        } finally {
+          await mp.dispose()
+        }
+      })
+    )
+  )
+
+  it.live("rejects with the typed error itself, without the secret", () =>
+    sandboxed((sandbox) =>
+      Effect.promise(async () => {
+        const mp = auth(sandbox, "wrong-secret-value")
+        try {
+          const error = await mp.integratorToken().catch((e: unknown) => e)
+          expect(error).toBeInstanceOf(AuthError.InvalidClient)
+          expect(String(error)).not.toContain("wrong-secret-value")
+          const bad = await mp.integratorToken({ merchantVat: "XX1" }).catch((e: unknown) => e)
+          expect(bad).toBeInstanceOf(AuthError.InvalidVat)
+        } finally {
+          await mp.dispose()
+        }
+      })
+    )
+  )
+})
