@@ -24,10 +24,10 @@ import { SqliteTokenStore } from "@mobilepay-auth/sql"
 import { Console, Duration, Effect, Layer, Option, Redacted } from "effect"
 import * as Fs from "node:fs/promises"
 import { createServer } from "node:http"
-import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Browser from "./internal/browser.js"
+import { freePort } from "./internal/freePort.js"
 import * as ShiftableClock from "./internal/shiftableClock.js"
 import * as Stack from "./Stack.js"
 
@@ -42,15 +42,6 @@ interface Outcome {
   readonly detail: string
   readonly millis: number
 }
-
-const freePort = Effect.async<number>((resume) => {
-  const server = Net.createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    const port = typeof address === "object" && address !== null ? address.port : 0
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
 
 const tempDir = Effect.acquireRelease(
   Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "mobilepay-auth-demo-"))),
