@@ -1,0 +1,174 @@
+/**
+ * The `mobilepay-auth` commands, run in process against the sandbox with settings from a
+ * ConfigProvider (as from environment variables), output captured from the Console.
+ */
+import { NodeContext } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Sandbox } from "@mobilepay-auth/sandbox"
+import { ConfigProvider, Console, Effect, Fiber, Layer } from "effect"
+import * as Fs from "node:fs/promises"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { cli } from "../src/Cli.js"
+import { freePort } from "../src/internal/freePort.js"
+import * as Browser from "../src/internal/browser.js"
+import { FetchHttpClient } from "@effect/platform"
+
+const SECRET = "cli-test-secret-5d1e"
+const KEY = `k1:${Buffer.alloc(32, 3).toString("base64")}`
+
+const captured = () => {
+  const out: Array<string> = []
+  const err: Array<string> = []
+  const console: Console.Console = {
+    ...globalThis.console,
+    [Console.TypeId]: Console.TypeId,
+    unsafe: {
+      ...globalThis.console,
+      log: (...args: ReadonlyArray<unknown>) => void out.push(args.map(String).join(" ")),
+      error: (...args: ReadonlyArray<unknown>) => void err.push(args.map(String).join(" "))
+    },
+    log: (...args: ReadonlyArray<unknown>) => Effect.sync(() => void out.push(args.map(String).join(" "))),
+    error: (...args: ReadonlyArray<unknown>) => Effect.sync(() => void err.push(args.map(String).join(" ")))
+  } as unknown as Console.Console
+  return { console, out, err }
+}
+
+const run = (env: Record<string, string>, ...args: Array<string>) =>
+  Effect.gen(function* () {
+    const io = captured()
+    process.exitCode = 0
+    yield* cli(["node", "mobilepay-auth", ...args]).pipe(
+      Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)), { pathDelim: "_" })),
+      Effect.withConsole(io.console),
+      Effect.provide(NodeContext.layer)
+    )
+    const code = process.exitCode ?? 0
+    process.exitCode = 0
+    return { code, out: io.out.join("\n"), err: io.err.join("\n") }
+  })
+
+const withSetup = <A, E>(
+  f: (env: Record<string, string>, sandbox: Sandbox.Sandbox.Service) => Effect.Effect<A, E>
+) =>
+  Effect.gen(function* () {
+    const port = yield* freePort
+    const redirect = `http://127.0.0.1:${port}/callback`
+    const dir = yield* Effect.acquireRelease(
+      Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "mobilepay-cli-test-"))),
+      (d) => Effect.promise(() => Fs.rm(d, { recursive: true, force: true }))
+    )
+    const sandbox = yield* Effect.provide(
+      Sandbox.Sandbox,
+      yield* Layer.build(
+        Sandbox.layer({
+          merchantClients: [
+            {
+              clientId: "cli",
+              clientSecret: SECRET,
+              redirectUris: [redirect],
+              scopes: ["invoice"],
+              rotation: "one-time"
+            }
+          ],
+          integratorClients: [{ clientId: "cli", clientSecret: SECRET }]
+        })
+      )
+    )
+    const env = {
+      MOBILEPAY_ENVIRONMENT: "custom",
+      MOBILEPAY_DISCOVERY_URL: sandbox.discoveryUrl,
+      MOBILEPAY_ISSUER: sandbox.issuer,
+      MOBILEPAY_INTEGRATOR_TOKEN_URL: sandbox.integratorTokenUrl,
+      MOBILEPAY_API_BASE_URL: sandbox.baseUrl,
+      MOBILEPAY_ALLOW_INSECURE_LOOPBACK: "true",
+      MOBILEPAY_CLIENT_ID: "cli",
+      MOBILEPAY_CLIENT_SECRET: SECRET,
+      MOBILEPAY_REDIRECT_URI: redirect,
+      MOBILEPAY_SCOPES: "invoice",
+      MOBILEPAY_ENCRYPTION_KEYS: KEY,
+      MOBILEPAY_DATA_DIR: dir
+    }
+    return yield* f(env, sandbox)
+  }).pipe(Effect.scoped)
+
+describe("mobilepay-auth", () => {
+  it.live("token integrator prints a token, --json its expiry; --vat binds it", () =>
+    withSetup((env) =>
+      Effect.gen(function* () {
+        const plain = yield* run(env, "token", "integrator")
+        expect(plain.code).toBe(0)
+        expect(plain.out.trim().split(".")).toHaveLength(3)
+        const json = yield* run(env, "token", "integrator", "--vat", "dk 1234 5678", "--json")
+        const parsed = JSON.parse(json.out)
+        expect(parsed.merchant_vat).toBe("DK12345678")
+        expect(Date.parse(parsed.expires_at)).toBeGreaterThan(Date.now())
+        expect(json.out).not.toContain(SECRET)
+      })
+    )
+  )
+
+  it.live("consent start waits for the callback; store list, token merchant, revoke; then exit code 3", () =>
+    withSetup((env) =>
+      Effect.gen(function* () {
+        const io = captured()
+        process.exitCode = 0
+        const fiber = yield* Effect.fork(
+          cli(["node", "mobilepay-auth", "consent", "start", "--vat", "DK12345678"]).pipe(
+            Effect.withConfigProvider(
+              ConfigProvider.fromMap(new Map(Object.entries(env)), { pathDelim: "_" })
+            ),
+            Effect.withConsole(io.console),
+            Effect.provide(NodeContext.layer)
+          )
+        )
+        let url: string | undefined
+        for (let i = 0; i < 100 && url === undefined; i++) {
+          yield* Effect.sleep("50 millis")
+          url = /https?:\/\/\S+\/account\/connect\/authorize\S+/.exec(io.out.join("\n"))?.[0]
+        }
+        expect(url).toBeDefined()
+        const browser = yield* Effect.provide(Browser.make, FetchHttpClient.layer)
+        const login = yield* browser.open(url ?? "")
+        const consentPage = yield* browser.submit(login, { username: "a", password: "b" })
+        const formPost = yield* browser.submit(consentPage, {}, "allow")
+        yield* browser.submit(formPost, {})
+        yield* Fiber.join(fiber)
+        expect(io.out.join("\n")).toContain("consent stored for merchant")
+
+        const list = yield* run(env, "store", "list")
+        expect(list.out).toContain("DK12345678")
+        expect(list.out).toContain("invoice")
+        const merchant = list.out.split("\n")[1]?.split(/\s+/)[0] ?? ""
+        const token = yield* run(env, "token", "merchant", merchant)
+        expect(token.out.trim().split(".")).toHaveLength(3)
+        expect(list.out).not.toContain(token.out.trim())
+
+        const revoked = yield* run(env, "revoke", merchant)
+        expect(revoked.out).toContain("grant deleted")
+        const after = yield* run(env, "token", "merchant", merchant)
+        expect(after.code).toBe(3)
+        expect(after.err).toMatch(/^error \[ConsentRequired\]/)
+        expect(after.err).toContain("hint:")
+      })
+    )
+  )
+
+  it.live("configuration and credential errors: one line, a hint, exit codes 2 and 4, no secret", () =>
+    withSetup((env) =>
+      Effect.gen(function* () {
+        const { MOBILEPAY_CLIENT_ID: _, ...noClient } = env
+        const missing = yield* run(noClient, "token", "integrator")
+        expect(missing.code).toBe(2)
+        expect(missing.err).toContain("CLIENT_ID")
+        const wrong = yield* run({ ...env, MOBILEPAY_CLIENT_SECRET: "wrong-one" }, "token", "integrator")
+        expect(wrong.code).toBe(4)
+        expect(wrong.err).toMatch(/^error \[InvalidClient\]/)
+        expect(wrong.err).not.toContain("wrong-one")
+        const badVat = yield* run(env, "token", "integrator", "--vat", "SE123")
+        expect(badVat.code).toBe(2)
+        expect(badVat.err).toContain("InvalidVat")
+      })
+    )
+  )
+})
