@@ -2,6 +2,7 @@
  * The pure core of the MobilePay authentication toolkit.
  *
  * @since 0.1.0
+ * @module @mobilepay-auth/domain
  */
 
 /** @since 0.1.0 */

@@ -2,6 +2,7 @@
  * Effect services and layers for MobilePay authentication.
  *
  * @since 0.1.0
+ * @module @mobilepay-auth/platform
  */
 
 /** @since 0.1.0 */

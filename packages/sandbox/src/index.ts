@@ -3,6 +3,7 @@
  * integrators' own test suites.
  *
  * @since 0.1.0
+ * @module @mobilepay-auth/sandbox
  */
 
 /** @since 0.1.0 */

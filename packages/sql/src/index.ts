@@ -3,6 +3,7 @@
  * PostgreSQL (shared by many instances), both on @effect/sql.
  *
  * @since 0.1.0
+ * @module @mobilepay-auth/sql
  */
 
 /** @since 0.1.0 */
