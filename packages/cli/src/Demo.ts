@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { FetchHttpClient, type HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
+import { type HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Environment, SecureRandom, Vat } from "@mobilepay-auth/domain"
 import {
@@ -19,14 +19,13 @@ import {
   TokenManager,
   TokenVault
 } from "@mobilepay-auth/platform"
-import { Sandbox } from "@mobilepay-auth/sandbox"
+import { Sandbox, SandboxBrowser } from "@mobilepay-auth/sandbox"
 import { SqliteTokenStore } from "@mobilepay-auth/sql"
 import { Console, Duration, Effect, Layer, Option, Redacted } from "effect"
 import * as Fs from "node:fs/promises"
 import { createServer } from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import * as Browser from "./internal/browser.js"
 import { freePort } from "./internal/freePort.js"
 import * as ShiftableClock from "./internal/shiftableClock.js"
 import * as Stack from "./Stack.js"
@@ -131,7 +130,7 @@ export const run = Effect.gen(function* () {
           })
 
         const provided = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-          Effect.provide(effect, context) as Effect.Effect<A, E, never>
+          Effect.provide(effect, context)
 
         // 1. Integrator tokens on a PoS-style call.
         yield* step(
@@ -168,7 +167,8 @@ export const run = Effect.gen(function* () {
           provided(
             Effect.gen(function* () {
               const consent = yield* MerchantConsent.MerchantConsent
-              const callback = yield* Layer.build(
+              // Our callback listener on the redirect URI, as an integrator's web app would have.
+              yield* Layer.build(
                 HttpServer.serve(ConsentCallback.router("/callback")).pipe(
                   Layer.provide(
                     NodeHttpServer.layer(() => createServer(), { host: "127.0.0.1", port: callbackPort })
@@ -176,21 +176,27 @@ export const run = Effect.gen(function* () {
                   Layer.provide(Layer.succeed(MerchantConsent.MerchantConsent, consent))
                 )
               )
-              void callback
               const authorization = yield* consent.begin({
                 merchantVat: MERCHANT_VAT,
                 responseMode: "form_post"
               })
-              const browser = yield* Effect.provide(Browser.make, FetchHttpClient.layer)
-              const login = yield* browser.open(authorization.url)
-              const consentPage = yield* browser.submit(login, { username: "demo", password: "demo" })
-              const formPost = yield* browser.submit(consentPage, {}, "allow")
-              const done = yield* browser.submit(formPost, {})
+              // The merchant's browser: login and consent pages, then the auto-submitting form_post
+              // page delivers the response to our callback listener.
+              const callback = yield* SandboxBrowser.consent(authorization.url, {
+                redirectUri,
+                username: "demo"
+              })
+              const done =
+                callback._tag === "FormPost"
+                  ? yield* Effect.promise(() => fetch(callback.request))
+                  : yield* Effect.fail(
+                      new SandboxBrowser.BrowserError({ step: "callback", detail: "expected form_post" })
+                    )
               const merchants = yield* consent.merchants
               const stored = merchants.find((m) => Option.getOrUndefined(m.merchantVat) === MERCHANT_VAT)
               if (done.status !== 200 || stored === undefined) {
                 return yield* Effect.fail(
-                  new Browser.BrowserError({ step: "callback", detail: `HTTP ${done.status}` })
+                  new SandboxBrowser.BrowserError({ step: "callback", detail: `HTTP ${done.status}` })
                 )
               }
               return stored
@@ -206,7 +212,6 @@ export const run = Effect.gen(function* () {
           "API call as the merchant; an hour later: refresh with rotation; the call again",
           provided(
             Effect.gen(function* () {
-              const consent = yield* MerchantConsent.MerchantConsent
               const manager = yield* TokenManager.TokenManager
               const api = yield* MobilePayHttpClient.merchant(merchant)
               const me = () =>
@@ -223,7 +228,6 @@ export const run = Effect.gen(function* () {
                 Option.isSome(rtAfter) &&
                 Redacted.value(Option.getOrThrow(rtBefore.value.tokens.refreshToken)) !==
                   Redacted.value(Option.getOrThrow(rtAfter.value.tokens.refreshToken))
-              void consent
               return {
                 same: JSON.stringify(before) === JSON.stringify(after),
                 refreshes: (yield* sb.requestCount("merchantToken")) - tokenRequests,
@@ -253,7 +257,7 @@ export const run = Effect.gen(function* () {
                 keys.length > 0
               ) {
                 return yield* Effect.fail(
-                  new Browser.BrowserError({ step: "revoke", detail: `got ${error._tag}` })
+                  new SandboxBrowser.BrowserError({ step: "revoke", detail: `got ${error._tag}` })
                 )
               }
               return error._tag

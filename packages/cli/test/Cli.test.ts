@@ -4,15 +4,13 @@
  */
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Sandbox } from "@mobilepay-auth/sandbox"
+import { Sandbox, SandboxBrowser } from "@mobilepay-auth/sandbox"
 import { ConfigProvider, Console, Effect, Fiber, Layer } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { cli } from "../src/Cli.js"
 import { freePort } from "../src/internal/freePort.js"
-import * as Browser from "../src/internal/browser.js"
-import { FetchHttpClient } from "@effect/platform"
 
 const SECRET = "cli-test-secret-5d1e"
 const KEY = `k1:${Buffer.alloc(32, 3).toString("base64")}`
@@ -128,11 +126,11 @@ describe("mobilepay-auth", () => {
           url = /https?:\/\/\S+\/account\/connect\/authorize\S+/.exec(io.out.join("\n"))?.[0]
         }
         expect(url).toBeDefined()
-        const browser = yield* Effect.provide(Browser.make, FetchHttpClient.layer)
-        const login = yield* browser.open(url ?? "")
-        const consentPage = yield* browser.submit(login, { username: "a", password: "b" })
-        const formPost = yield* browser.submit(consentPage, {}, "allow")
-        yield* browser.submit(formPost, {})
+        const callback = yield* SandboxBrowser.consent(url ?? "", {
+          redirectUri: env.MOBILEPAY_REDIRECT_URI ?? ""
+        })
+        expect(callback._tag).toBe("FormPost")
+        if (callback._tag === "FormPost") yield* Effect.promise(() => fetch(callback.request))
         yield* Fiber.join(fiber)
         expect(io.out.join("\n")).toContain("consent stored for merchant")
 

@@ -10,3 +10,5 @@
 export * from "./Options.js"
 /** @since 0.1.0 */
 export * as Sandbox from "./Sandbox.js"
+/** @since 0.1.0 */
+export * as SandboxBrowser from "./Browser.js"
