@@ -103,39 +103,48 @@ export const make = (options: Options): MobilePayConfig.Service => ({
 export const layer = (options: Options): Layer.Layer<MobilePayConfig> =>
   Layer.succeed(MobilePayConfig, make(options))
 
-const environmentConfig: Config.Config<Environment.Environment> = Config.string("ENVIRONMENT").pipe(
-  Config.withDefault("sandbox-dk"),
-  Config.mapOrFail((name) => {
-    if (name in Environment.builtIn) {
-      return Either.right(Environment.builtIn[name as keyof typeof Environment.builtIn])
-    }
-    return name === "custom"
-      ? Either.left(ConfigError.MissingData([], "custom"))
-      : Either.left(
-          ConfigError.InvalidData(
+const customEnvironment = Config.all({
+  discoveryUrl: Config.url("DISCOVERY_URL"),
+  issuer: Config.nonEmptyString("ISSUER"),
+  integratorTokenUrl: Config.url("INTEGRATOR_TOKEN_URL"),
+  integratorIssuer: Config.option(Config.nonEmptyString("INTEGRATOR_ISSUER")),
+  apiBaseUrl: Config.url("API_BASE_URL"),
+  allowInsecureLoopback: Config.boolean("ALLOW_INSECURE_LOOPBACK").pipe(Config.withDefault(false))
+}).pipe(
+  Config.map((c) =>
+    Environment.custom({
+      discoveryUrl: c.discoveryUrl.href,
+      issuer: c.issuer,
+      integratorTokenUrl: c.integratorTokenUrl.href,
+      ...Option.match(c.integratorIssuer, {
+        onNone: () => ({}),
+        onSome: (integratorIssuer) => ({ integratorIssuer })
+      }),
+      apiBaseUrl: c.apiBaseUrl.href.replace(/\/$/, ""),
+      allowInsecureLoopback: c.allowInsecureLoopback
+    })
+  )
+)
+
+// A built-in environment by name, or `custom` with its URLs (required only then).
+const environmentConfig: Config.Config<Environment.Environment> = Config.literal(
+  "sandbox-dk",
+  "sandbox-fi",
+  "production-dk",
+  "production-fi",
+  "custom"
+)("ENVIRONMENT").pipe(
+  Config.withDefault("sandbox-dk" as const),
+  Config.zip(Config.option(customEnvironment)),
+  Config.mapOrFail(([name, custom]) =>
+    name !== "custom"
+      ? Either.right(Environment.builtIn[name])
+      : Either.fromOption(custom, () =>
+          ConfigError.MissingData(
             ["ENVIRONMENT"],
-            `expected one of ${Object.keys(Environment.builtIn).join(", ")}, custom`
+            "custom needs DISCOVERY_URL, ISSUER, INTEGRATOR_TOKEN_URL and API_BASE_URL"
           )
         )
-  }),
-  Config.orElse(() =>
-    Config.all({
-      discoveryUrl: Config.url("DISCOVERY_URL"),
-      issuer: Config.string("ISSUER"),
-      integratorTokenUrl: Config.url("INTEGRATOR_TOKEN_URL"),
-      apiBaseUrl: Config.url("API_BASE_URL"),
-      allowInsecureLoopback: Config.boolean("ALLOW_INSECURE_LOOPBACK").pipe(Config.withDefault(false))
-    }).pipe(
-      Config.map((c) =>
-        Environment.custom({
-          discoveryUrl: c.discoveryUrl.href,
-          issuer: c.issuer,
-          integratorTokenUrl: c.integratorTokenUrl.href,
-          apiBaseUrl: c.apiBaseUrl.href.replace(/\/$/, ""),
-          allowInsecureLoopback: c.allowInsecureLoopback
-        })
-      )
-    )
   )
 )
 

@@ -121,6 +121,32 @@ const refreshes = Metric.counter("mobilepay_auth_refreshes", { description: "ref
 const hits = Metric.counter("mobilepay_auth_cache_hits", { description: "tokens served from cache" })
 const failures = Metric.counter("mobilepay_auth_failures", { description: "failed refresh cycles" })
 
+/**
+ * The manager's counters, tagged `kind` (and `error` for failures): export them with your
+ * metrics backend. No secret is ever a tag.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const metrics = { tokenRequests: requests, refreshes, cacheHits: hits, failures } as const
+
+// Tagged counters are built once per kind: the cache-hit path runs on every API call.
+const byKind = <M extends Metric.Metric.Counter<number>>(metric: M) => {
+  const cache = new Map<string, Metric.Metric.Counter<number>>()
+  return (kind: string) => {
+    let tagged = cache.get(kind)
+    if (tagged === undefined) {
+      tagged = Metric.tagged(metric, "kind", kind)
+      cache.set(kind, tagged)
+    }
+    return tagged
+  }
+}
+const requestsOf = byKind(requests)
+const refreshesOf = byKind(refreshes)
+const hitsOf = byKind(hits)
+const failuresOf = byKind(failures)
+
 interface Entry {
   state: TokenLifecycle.State
   attributes: Readonly<Record<string, string>>
@@ -223,7 +249,7 @@ export const make = (
             Option.map(stored, (s) => s.value),
             () => currentGrant(entry)
           )
-          yield* Metric.increment(Metric.tagged(requests, "kind", source.kind))
+          yield* Metric.increment(requestsOf(source.kind))
           const next = yield* source.obtain(current).pipe(
             Effect.tapError((e) =>
               // A rejected grant is deleted, unless someone else refreshed meanwhile.
@@ -273,7 +299,7 @@ export const make = (
     const obtainMemory = <E>(source: TokenSource<E>, entry: Entry) =>
       Effect.gen(function* () {
         const current = currentGrant(entry)
-        yield* Metric.increment(Metric.tagged(requests, "kind", source.kind))
+        yield* Metric.increment(requestsOf(source.kind))
         const next = yield* source.obtain(current)
         return {
           grant: { tokens: refreshKept(current, next.tokens), attributes: next.attributes },
@@ -288,7 +314,7 @@ export const make = (
       inflight: Deferred.Deferred<Token.TokenSet, unknown>
     ) =>
       Effect.gen(function* () {
-        yield* Metric.increment(Metric.tagged(refreshes, "kind", source.kind))
+        yield* Metric.increment(refreshesOf(source.kind))
         while (true) {
           const result = yield* Effect.either(
             source.persistent ? obtainPersistent(source, entry) : obtainMemory(source, entry)
@@ -310,9 +336,7 @@ export const make = (
             return
           }
           const error = result.left
-          yield* Metric.increment(
-            Metric.tagged(Metric.tagged(failures, "kind", source.kind), "error", tagOf(error))
-          )
+          yield* Metric.increment(Metric.tagged(failuresOf(source.kind), "error", tagOf(error)))
           if (isGrantGone(error)) {
             // The source's own ConsentRequired (e.g. "missing") is kept; invalid_grant means revoked.
             const gone =
@@ -378,7 +402,7 @@ export const make = (
           const decision = TokenLifecycle.decide(entry.state, now)
           switch (decision._tag) {
             case "Serve":
-              return Effect.as(Metric.increment(Metric.tagged(hits, "kind", source.kind)), decision.tokens)
+              return Effect.as(Metric.increment(hitsOf(source.kind)), decision.tokens)
             case "ServeAndRefresh":
             case "RefreshNow": {
               entry.state = TokenLifecycle.transition(policy, entry.state, {

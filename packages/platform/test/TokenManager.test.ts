@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { AuthError, SecureRandom, Token } from "@mobilepay-auth/domain"
-import { Context, Effect, Layer, Option, Redacted, TestClock } from "effect"
+import { Context, Effect, Layer, Metric, Option, Redacted, TestClock } from "effect"
 import * as TokenManager from "../src/TokenManager.js"
 import * as TokenVault from "../src/TokenVault.js"
 
@@ -276,6 +276,38 @@ describe("TokenManager failures", () => {
       yield* TestClock.adjust("10 millis")
       expect(Redacted.value((yield* g).accessToken)).toBe("at-2")
       expect(calls()).toBe(2)
+    }).pipe(Effect.provide(TestLayer))
+  )
+})
+
+describe("TokenManager metrics", () => {
+  it.effect("counts token requests, refresh cycles, cache hits and failures by tag", () =>
+    Effect.gen(function* () {
+      const manager = yield* TokenManager.TokenManager
+      const value = (metric: Metric.Metric.Counter<number>, tags: Record<string, string>) =>
+        Effect.map(
+          Metric.value(Object.entries(tags).reduce((m, [k, v]) => Metric.tagged(m, k, v), metric)),
+          (state) => state.count
+        )
+      const kind = "metrics-test"
+      const { source } = counting(300, "m1")
+      const fiber = yield* Effect.fork(manager.get({ ...source, kind }))
+      yield* TestClock.adjust("10 millis")
+      yield* fiber
+      yield* manager.get({ ...source, kind })
+      yield* manager.get({ ...source, kind })
+      yield* Effect.flip(
+        manager.get({
+          key: "m2",
+          kind,
+          persistent: false,
+          obtain: () => Effect.fail(new AuthError.InvalidClient({ status: 401 }))
+        })
+      )
+      expect(yield* value(TokenManager.metrics.tokenRequests, { kind })).toBe(2)
+      expect(yield* value(TokenManager.metrics.refreshes, { kind })).toBe(2)
+      expect(yield* value(TokenManager.metrics.cacheHits, { kind })).toBe(2)
+      expect(yield* value(TokenManager.metrics.failures, { kind, error: "InvalidClient" })).toBe(1)
     }).pipe(Effect.provide(TestLayer))
   )
 })
