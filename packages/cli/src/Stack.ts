@@ -38,7 +38,7 @@ export interface StackOptions<E> {
  */
 export const layer = <E>(options: StackOptions<E>) =>
   Layer.mergeAll(MerchantConsent.layer(), IntegratorAuth.layer).pipe(
-    Layer.provideMerge(TokenManager.layer()),
+    Layer.provideMerge(TokenManager.layer({ policy: options.config.policy })),
     Layer.provideMerge(TokenVault.layer),
     Layer.provide(TokenCipher.layer(options.keys)),
     Layer.provideMerge(options.store),

@@ -19,6 +19,12 @@ export class InvalidClient extends Schema.TaggedError<InvalidClient>("@mobilepay
   "InvalidClient",
   { status: Schema.Number, description: Description }
 ) {
+  constructor(
+    props: { readonly status: number; readonly description?: string | undefined },
+    options?: Schema.MakeOptions
+  ) {
+    super(safe(props), options)
+  }
   override get message() {
     return `invalid_client (HTTP ${this.status}): check the client id and secret${suffix(this.description)}`
   }
@@ -33,6 +39,12 @@ export class InvalidClient extends Schema.TaggedError<InvalidClient>("@mobilepay
 export class UnauthorizedClient extends Schema.TaggedError<UnauthorizedClient>(
   "@mobilepay-auth/UnauthorizedClient"
 )("UnauthorizedClient", { status: Schema.Number, description: Description }) {
+  constructor(
+    props: { readonly status: number; readonly description?: string | undefined },
+    options?: Schema.MakeOptions
+  ) {
+    super(safe(props), options)
+  }
   override get message() {
     return `unauthorized_client (HTTP ${this.status})${suffix(this.description)}`
   }
@@ -49,6 +61,12 @@ export class InvalidGrant extends Schema.TaggedError<InvalidGrant>("@mobilepay-a
   "InvalidGrant",
   { status: Schema.Number, description: Description }
 ) {
+  constructor(
+    props: { readonly status: number; readonly description?: string | undefined },
+    options?: Schema.MakeOptions
+  ) {
+    super(safe(props), options)
+  }
   override get message() {
     return `invalid_grant (HTTP ${this.status})${suffix(this.description)}`
   }
@@ -64,6 +82,12 @@ export class InvalidScope extends Schema.TaggedError<InvalidScope>("@mobilepay-a
   "InvalidScope",
   { description: Description, scope: Schema.optional(Schema.String) }
 ) {
+  constructor(
+    props: { readonly description?: string | undefined; readonly scope?: string | undefined } = {},
+    options?: Schema.MakeOptions
+  ) {
+    super(safe(props), options)
+  }
   override get message() {
     return `invalid_scope${this.scope ? ` (${this.scope})` : ""}${suffix(this.description)}`
   }
@@ -79,6 +103,16 @@ export class InvalidRequest extends Schema.TaggedError<InvalidRequest>("@mobilep
   "InvalidRequest",
   { status: Schema.optional(Schema.Number), code: Schema.String, description: Description }
 ) {
+  constructor(
+    props: {
+      readonly status?: number | undefined
+      readonly code: string
+      readonly description?: string | undefined
+    },
+    options?: Schema.MakeOptions
+  ) {
+    super(safe(props), options)
+  }
   override get message() {
     return `${this.code}${this.status === undefined ? "" : ` (HTTP ${this.status})`}${suffix(this.description)}`
   }
@@ -171,6 +205,12 @@ export class Transport extends Schema.TaggedError<Transport>("@mobilepay-auth/Tr
 export class ProtocolViolation extends Schema.TaggedError<ProtocolViolation>(
   "@mobilepay-auth/ProtocolViolation"
 )("ProtocolViolation", { reason: Schema.String, description: Description }) {
+  constructor(
+    props: { readonly reason: string; readonly description?: string | undefined },
+    options?: Schema.MakeOptions
+  ) {
+    super(safe(props), options)
+  }
   override get message() {
     return `protocol violation: ${this.reason}${suffix(this.description)}`
   }
@@ -210,6 +250,12 @@ export class IdTokenRejected extends Schema.TaggedError<IdTokenRejected>("@mobil
   "IdTokenRejected",
   { check: IdTokenCheck, description: Description }
 ) {
+  constructor(
+    props: { readonly check: IdTokenCheck; readonly description?: string | undefined },
+    options?: Schema.MakeOptions
+  ) {
+    super(safe(props), options)
+  }
   override get message() {
     return `ID token rejected: ${this.check} check failed${suffix(this.description)}`
   }
@@ -287,6 +333,16 @@ export class StoreFailure extends Schema.TaggedError<StoreFailure>("@mobilepay-a
     description: Description
   }
 ) {
+  constructor(
+    props: {
+      readonly operation: string
+      readonly reason: "unavailable" | "conflict" | "corrupt" | "decrypt" | "lease" | "other"
+      readonly description?: string | undefined
+    },
+    options?: Schema.MakeOptions
+  ) {
+    super(safe(props), options)
+  }
   override get message() {
     return `token store ${this.operation} failed: ${this.reason}${suffix(this.description)}`
   }
@@ -397,5 +453,23 @@ const cleanDescription = (text: string | undefined): string | undefined => {
   const redacted = printable.replace(/[A-Za-z0-9_\-.~+/=]{40,}/g, "<redacted>")
   return redacted.length > 200 ? `${redacted.slice(0, 200)}...` : redacted || undefined
 }
+
+// Any description, whoever builds the error, is scrubbed of token-like runs, so a caller that
+// passes server text straight in cannot leak a token through `message`, JSON or inspect.
+// Lower-case paths (endpoint URLs) are kept: tokens are mixed case or have no slashes.
+// eslint-disable-next-line no-control-regex
+const controlCharacters = /[\u0000-\u001f\u007f]/g
+
+const redactSecrets = (text: string): string =>
+  text
+    .replace(controlCharacters, " ")
+    .replace(/[A-Za-z0-9_\-.~+/=]{40,}/g, (run) =>
+      run.includes("/") && !/[A-Z]/.test(run) && run.split("/").every((part) => part.length < 40)
+        ? run
+        : "<redacted>"
+    )
+
+const safe = <P extends { readonly description?: string | undefined }>(props: P): P =>
+  props.description === undefined ? props : { ...props, description: redactSecrets(props.description) }
 
 const suffix = (description: string | undefined) => (description ? `: ${description}` : "")

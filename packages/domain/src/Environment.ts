@@ -143,16 +143,20 @@ export const custom = (options: {
     allowInsecureLoopback: options.allowInsecureLoopback ?? false
   })
 
-const loopbackHosts = new Set(["127.0.0.1", "[::1]", "localhost"])
+const loopbackHosts = new Set(["[::1]", "localhost"])
+// The WHATWG parser normalises IPv4 literals (`127.1` becomes `127.0.0.1`), so a dotted quad
+// is an address; a name such as `127.0.0.1.nip.io` is a DNS name that may resolve anywhere.
+const loopbackIPv4 = /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/
 
 /**
- * True when a URL points at this machine (`127.0.0.1`, `[::1]`, `localhost`).
+ * True when a URL points at this machine (`127.0.0.0/8`, `[::1]`, `localhost`). Names that
+ * merely start with `127.` or `localhost` are DNS names, not loopback.
  *
  * @since 0.1.0
  * @category predicates
  */
 export const isLoopback = (url: URL): boolean =>
-  loopbackHosts.has(url.hostname) || url.hostname.startsWith("127.")
+  loopbackHosts.has(url.hostname) || loopbackIPv4.test(url.hostname)
 
 /**
  * True when the environment may use this endpoint: `https:`, or `http:` to loopback when
@@ -165,11 +169,13 @@ export const allowsEndpoint = (env: Pick<Environment, "allowInsecureLoopback">, 
   url.protocol === "https:" || (url.protocol === "http:" && env.allowInsecureLoopback && isLoopback(url))
 
 /**
- * True when the environment accepts this redirect URI: localhost only in sandbox
- * environments (MobilePay: remove localhost after development).
+ * True when the environment accepts this redirect URI: `https:`, and loopback (`http:` or
+ * `https:`) only in sandbox environments (MobilePay: remove localhost after development).
  *
  * @since 0.1.0
  * @category predicates
  */
 export const allowsRedirectUri = (env: Pick<Environment, "kind">, url: URL): boolean =>
-  isLoopback(url) ? env.kind === "sandbox" : url.protocol === "https:"
+  isLoopback(url)
+    ? env.kind === "sandbox" && (url.protocol === "http:" || url.protocol === "https:")
+    : url.protocol === "https:"

@@ -78,14 +78,23 @@ export interface PolicyOptions {
   readonly maxBackoff?: Duration.DurationInput
 }
 
-const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, n))
-const ms = (d: Duration.DurationInput | undefined, fallback: number) =>
-  d === undefined ? fallback : Math.max(0, Duration.toMillis(d))
+// NaN goes to the low end: a NaN that slipped through would disable every comparison it meets
+// (a NaN stale instant means "never fresh", i.e. a refresh on every call).
+const clamp = (n: number, lo: number, hi: number) => (Number.isNaN(n) ? lo : Math.min(hi, Math.max(lo, n)))
+// A NaN option (a bad config value) means "not given".
+const num = (n: number | undefined, fallback: number) => (n === undefined || Number.isNaN(n) ? fallback : n)
+// An infinite duration would freeze a key (an infinite margin or backoff), so it means "not given".
+const ms = (d: Duration.DurationInput | undefined, fallback: number) => {
+  if (d === undefined) return fallback
+  const millis = Duration.toMillis(d)
+  return Number.isFinite(millis) ? Math.max(0, millis) : fallback
+}
 
 /**
  * A policy from options over the defaults. Values out of range are clamped: ratios to
  * 0..0.5, jitter to 0..1, `maxRetries` to 0..5 (MobilePay's ceiling), the backoff floor to at
- * least 100 ms (the token endpoint is never hammered).
+ * least 100 ms (the token endpoint is never hammered). `NaN` numbers and infinite durations
+ * count as not given.
  *
  * @since 0.1.0
  * @category constructors
@@ -95,13 +104,13 @@ export const makePolicy = (options: PolicyOptions = {}): Policy => {
   const minMarginMillis = ms(options.minMargin, d.minMarginMillis)
   const baseBackoffMillis = Math.max(100, ms(options.baseBackoff, d.baseBackoffMillis))
   return Data.struct({
-    marginRatio: clamp(options.marginRatio ?? d.marginRatio, 0, 0.5),
+    marginRatio: clamp(num(options.marginRatio, d.marginRatio), 0, 0.5),
     minMarginMillis,
     maxMarginMillis: Math.max(minMarginMillis, ms(options.maxMargin, d.maxMarginMillis)),
-    refreshAheadRatio: clamp(options.refreshAheadRatio ?? d.refreshAheadRatio, 0, 0.5),
+    refreshAheadRatio: clamp(num(options.refreshAheadRatio, d.refreshAheadRatio), 0, 0.5),
     maxRefreshAheadMillis: ms(options.maxRefreshAhead, d.maxRefreshAheadMillis),
-    jitter: clamp(options.jitter ?? d.jitter, 0, 1),
-    maxRetries: Math.round(clamp(options.maxRetries ?? d.maxRetries, 0, 5)),
+    jitter: clamp(num(options.jitter, d.jitter), 0, 1),
+    maxRetries: Math.round(clamp(num(options.maxRetries, d.maxRetries), 0, 5)),
     baseBackoffMillis,
     maxBackoffMillis: Math.max(baseBackoffMillis, ms(options.maxBackoff, d.maxBackoffMillis))
   })
@@ -164,7 +173,11 @@ export const backoffMillis = (policy: Policy, failures: number, retryAfterMillis
     policy.maxBackoffMillis,
     policy.baseBackoffMillis * 2 ** Math.min(30, Math.max(0, failures - 1))
   )
-  return Math.max(exponential, retryAfterMillis ?? 0)
+  // A Retry-After that did not parse (NaN) must not turn the delay into NaN: every `now < retryAt`
+  // would then be false and the key would retry at once, forever.
+  const serverDelay =
+    retryAfterMillis !== undefined && Number.isFinite(retryAfterMillis) ? Math.max(0, retryAfterMillis) : 0
+  return Math.max(exponential, serverDelay)
 }
 
 // ---------------------------------------------------------------------------
@@ -280,7 +293,9 @@ export type Event =
 /**
  * The next state. Total: an event that makes no sense in a state (a second
  * `RefreshStarted` while one is in flight, a result with nothing in flight) leaves the state
- * unchanged, which is what keeps at most one refresh in flight per key.
+ * unchanged, which is what keeps at most one refresh in flight per key. Two exceptions, both
+ * from the owner of a `BackingOff` key: its `RefreshStarted` at or after `retryAt` resumes the
+ * refresh, and a `final` `RefreshFailed` (it gave up the retry) moves the key to `CoolingDown`.
  *
  * @since 0.1.0
  * @category transitions
@@ -312,6 +327,11 @@ export const transition = (policy: Policy, state: State, event: Event): State =>
       if (state._tag !== "Refreshing") return state
       return holding(policy, Token.afterRefresh(state.refreshToken, event.tokens), event.jitter)
     case "RefreshFailed": {
+      if (state._tag === "BackingOff" && event.final === true) {
+        // The owner gave up its scheduled retry (interrupted, shut down): cool down until the
+        // retry was due, so the key does not wait forever on a retry that will not come.
+        return Data.struct({ ...state, _tag: "CoolingDown" })
+      }
       if (state._tag !== "Refreshing") return state
       const failures = state.failures + 1
       const retryAt = event.at + backoffMillis(policy, failures, event.retryAfterMillis)

@@ -106,10 +106,10 @@ export const walk = (authorizeUrl: string, redirectUri: string, options: Walk = 
       }
       for (const [name, value] of Object.entries(options.fields ?? {})) values.set(name, value)
       if (form.buttons.length > 0) {
-        const pressed = options.deny
-          ? form.buttons.find(isDeny)
-          : (form.buttons.find((b) => !isDeny(b)) ?? form.buttons[0])
-        if (pressed === undefined) throw new Error(`browser: no ${options.deny ? "deny" : "approve"} button`)
+        // Only the consent page offers a choice; other pages (login) have just their own button.
+        const approve = form.buttons.find((b) => !isDeny(b)) ?? form.buttons[0]
+        const pressed = options.deny ? (form.buttons.find(isDeny) ?? approve) : approve
+        if (pressed === undefined) throw new Error("browser: no button to press")
         values.set(pressed[0], pressed[1])
       }
       request =
