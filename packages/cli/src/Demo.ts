@@ -129,8 +129,7 @@ export const run = Effect.gen(function* () {
             return result
           })
 
-        const provided = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-          Effect.provide(effect, context)
+        const provided = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, context)
 
         // 1. Integrator tokens on a PoS-style call.
         yield* step(

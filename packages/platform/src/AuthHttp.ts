@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import {
+  Headers as HttpHeaders,
   HttpBody,
   HttpClient,
   HttpClientRequest,
@@ -87,6 +88,9 @@ export const parseRetryAfter = (value: string | undefined, now: number): Option.
   const date = Date.parse(trimmed)
   return Number.isNaN(date) ? Option.none() : Option.some(Math.max(0, date - now))
 }
+
+/** Request headers that carry secrets besides `authorization`: never recorded on spans. */
+const secretHeaders = ["x-ibm-client-secret", "client_secret", "ocp-apim-subscription-key"]
 
 const endpointOf = (url: string) => {
   try {
@@ -180,6 +184,11 @@ export const harden = (
           Effect.fail(new AuthError.Transport({ reason: "connection", endpoint: endpointOf(e.request.url) })),
         ResponseError: (e) => Effect.succeed(e.response)
       })
+    ),
+    // The HTTP client's spans record request headers; only `authorization` and a few others are
+    // redacted by default, so the gateway secret (and Vipps's `client_secret`) would be traced.
+    HttpClient.transformResponse((effect) =>
+      Effect.locallyWith(effect, HttpHeaders.currentRedactedNames, (names) => [...names, ...secretHeaders])
     )
   )
 }

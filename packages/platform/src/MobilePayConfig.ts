@@ -157,12 +157,17 @@ const scopesConfig = Config.string("SCOPES").pipe(
   )
 )
 
+// The path is given explicitly (as for SCOPES): a validation outside the primitive would report
+// the bare prefix, and the message would not name the setting.
 const versionConfig = Config.string("CLIENT_SYSTEM_VERSION").pipe(
   Config.withDefault("1.0.0"),
-  Config.validate({
-    message: "expected Major.Minor.Build, e.g. 1.2.3",
-    validation: (v) => /^\d+\.\d+\.\d+$/.test(v)
-  })
+  Config.mapOrFail((v) =>
+    /^\d+\.\d+\.\d+$/.test(v)
+      ? Either.right(v)
+      : Either.left(
+          ConfigError.InvalidData(["CLIENT_SYSTEM_VERSION"], "expected Major.Minor.Build, e.g. 1.2.3")
+        )
+  )
 )
 
 /**

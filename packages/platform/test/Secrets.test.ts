@@ -1,0 +1,269 @@
+/**
+ * "Keep the client secret secret", as a test: a suite of flows runs against the sandbox while
+ * every log line, every span (name, attributes, events, exit) and every error (String, JSON,
+ * `util.inspect`) is captured; none of that text may hold the client secret, the gateway
+ * secret, or any access token the sandbox issued.
+ */
+import { HttpClientRequest } from "@effect/platform"
+import { describe, expect, it } from "@effect/vitest"
+import { Vat } from "@mobilepay-auth/domain"
+import { Sandbox } from "@mobilepay-auth/sandbox"
+import {
+  Cause,
+  ConfigProvider,
+  Effect,
+  Exit,
+  Layer,
+  Logger,
+  LogLevel,
+  Option,
+  Redacted,
+  Tracer
+} from "effect"
+import { inspect } from "node:util"
+import * as IntegratorAuth from "../src/IntegratorAuth.js"
+import * as MobilePayConfig from "../src/MobilePayConfig.js"
+import * as MobilePayHttpClient from "../src/MobilePayHttpClient.js"
+import { CLIENT_ID, CLIENT_SECRET, integratorStack } from "./utils/sandboxStack.js"
+
+const GATEWAY_ID = "gw-secrets-id"
+const GATEWAY_SECRET = "gw-secret-0c8e41f7b2"
+const vat = Vat.Vat("DK12345678")
+
+const render = (value: unknown): ReadonlyArray<string> => {
+  const texts = [String(value), inspect(value, { depth: 12 })]
+  try {
+    texts.push(JSON.stringify(value) ?? "")
+  } catch {
+    // Cyclic values have no JSON rendering to check.
+  }
+  return texts
+}
+
+/** Everything observable: log lines, spans, errors. */
+const capture = Effect.map(Effect.tracer, (native) => {
+  const captured: Array<string> = []
+  const spans: Array<string> = []
+  const logger = Logger.make(({ logLevel, message, cause, annotations, spans: logSpans }) => {
+    captured.push(
+      `${logLevel.label} ${inspect(message, { depth: 12 })} ${Cause.pretty(cause)} ` +
+        inspect(annotations, { depth: 12 }) +
+        inspect(logSpans, { depth: 12 })
+    )
+  })
+  const tracer = Tracer.make({
+    span: (name, parent, context, links, startTime, kind, options) => {
+      const span = native.span(name, parent, context, links, startTime, kind, options)
+      spans.push(name)
+      const attribute = span.attribute.bind(span)
+      const event = span.event.bind(span)
+      const end = span.end.bind(span)
+      span.attribute = (key, value) => {
+        captured.push(`span ${name} attribute ${key}=${inspect(value, { depth: 12 })}`)
+        attribute(key, value)
+      }
+      span.event = (eventName, time, attributes) => {
+        captured.push(`span ${name} event ${eventName} ${inspect(attributes, { depth: 12 })}`)
+        event(eventName, time, attributes)
+      }
+      span.end = (endTime, exit) => {
+        captured.push(
+          `span ${name} end ${inspect([...span.attributes], { depth: 12 })} ` +
+            (Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "ok")
+        )
+        end(endTime, exit)
+      }
+      captured.push(`span ${name} start ${inspect(options?.attributes ?? {}, { depth: 12 })}`)
+      return span
+    },
+    context: (f, fiber) => native.context(f, fiber)
+  })
+  /** Runs `effect` with the capturing logger (at every level) and tracer. */
+  const observe = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    effect.pipe(
+      Effect.withTracer(tracer),
+      Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+      Logger.withMinimumLogLevel(LogLevel.All)
+    )
+  /** A failure as a caller sees it: its renderings, and a log line. */
+  const failed = <E>(label: string, error: E) =>
+    Effect.gen(function* () {
+      captured.push(...render(error))
+      if (error instanceof Error && error.message) captured.push(error.message)
+      yield* Effect.logError(label, error)
+      yield* Effect.logError(Cause.fail(error))
+      return error
+    })
+  return { captured, spans, observe, failed }
+})
+
+const pay = Effect.gen(function* () {
+  const unbound = yield* MobilePayHttpClient.integrator({ merchantVat: vat, bound: false })
+  const bound = yield* MobilePayHttpClient.integrator({ merchantVat: vat, bound: true })
+  const statuses: Array<number> = []
+  for (const client of [unbound, bound]) {
+    const post = yield* client.execute(
+      HttpClientRequest.post("/pos/v10/payments").pipe(HttpClientRequest.bodyUnsafeJson({ amount: 1250 }))
+    )
+    yield* Effect.logDebug("payment", yield* post.text)
+    const me = yield* client.execute(HttpClientRequest.get("/api/merchants/me"))
+    yield* Effect.logTrace("merchant", yield* me.text)
+    statuses.push(post.status, me.status)
+  }
+  return statuses
+})
+
+const fast = {
+  baseBackoff: "1 millis",
+  maxBackoff: "5 millis",
+  maxRetries: 2,
+  timeout: "300 millis"
+} as const
+
+const stack = (clientSecret = CLIENT_SECRET) =>
+  integratorStack({
+    http: fast,
+    sandbox: { gateway: { clientId: GATEWAY_ID, clientSecret: GATEWAY_SECRET } },
+    config: {
+      clientSecret: Redacted.make(clientSecret),
+      gateway: { clientId: GATEWAY_ID, clientSecret: Redacted.make(GATEWAY_SECRET) },
+      gatewayOnTokenCall: true
+    }
+  })
+
+describe("no secret or token in logs, spans or errors", () => {
+  it.live(
+    "integrator tokens, API calls, faults, a wrong secret and a failing config",
+    () =>
+      Effect.gen(function* () {
+        const { captured, spans, observe, failed } = yield* capture
+        const issued = new Set<string>()
+
+        const flows = Effect.gen(function* () {
+          const auth = yield* IntegratorAuth.IntegratorAuth
+          const sandbox = yield* Sandbox.Sandbox
+          const collect = Effect.gen(function* () {
+            for (const request of yield* sandbox.requests("api")) {
+              const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? "")?.[1]
+              if (token !== undefined) issued.add(token)
+            }
+            yield* sandbox.resetCounts
+          })
+
+          // Tokens, bound and unbound: the token sets themselves render redacted.
+          const unbound = yield* auth.accessToken()
+          const bound = yield* auth.accessToken(Option.some(vat))
+          yield* Effect.logInfo("tokens", unbound, bound)
+          captured.push(...render(unbound), ...render(bound))
+          issued.add(Redacted.value(unbound.accessToken)).add(Redacted.value(bound.accessToken))
+
+          // /api/merchants/me cannot tell an unbound integrator token's merchant: 403, as MobilePay.
+          expect(yield* pay).toEqual([200, 403, 200, 200])
+          yield* collect
+
+          // A 401 is retried once with a fresh token; a persistent one is Unauthorized.
+          yield* sandbox.setFault("api", { unauthorizedCount: 1 })
+          expect(yield* pay).toEqual([200, 403, 200, 200])
+          yield* collect
+          yield* sandbox.setFault("api", { unauthorizedCount: 10 })
+          yield* failed("unauthorized", yield* Effect.flip(pay))
+          yield* collect
+          yield* sandbox.setFault("api", { errorRate: 1 })
+          const status = (yield* pay)[0]
+          expect(status).toBe(503)
+          yield* collect
+          yield* sandbox.clearFaults
+
+          // Token endpoint faults, each on a cold key (a new merchant) so it reaches the endpoint.
+          const faults = [
+            [{ errorRate: 1 }, "Transport"],
+            [{ status429: { retryAfterSeconds: 0 } }, "RateLimited"],
+            [{ malformedBody: "json" }, "ProtocolViolation"],
+            [{ malformedBody: "html" }, "ProtocolViolation"],
+            [{ dropConnection: true }, "Transport"],
+            [{ latencyMs: 1000 }, "Transport"]
+          ] as const
+          let n = 0
+          for (const [fault, tag] of faults) {
+            yield* sandbox.setFault("integratorToken", fault)
+            const error = yield* Effect.flip(auth.accessToken(Option.some(Vat.Vat(`DK${20_000_000 + n++}`))))
+            expect(error._tag).toBe(tag)
+            yield* failed(`token endpoint ${tag}`, error)
+          }
+          yield* sandbox.clearFaults
+          yield* collect
+        }).pipe(Effect.provide(stack()))
+
+        const wrongSecret = Effect.gen(function* () {
+          const auth = yield* IntegratorAuth.IntegratorAuth
+          const error = yield* Effect.flip(auth.accessToken())
+          expect(error._tag).toBe("InvalidClient")
+          yield* failed("wrong secret", error)
+        }).pipe(Effect.provide(stack("wrong-secret-3a61d9c0")))
+
+        const badConfig = Effect.gen(function* () {
+          const env = new Map([
+            ["MOBILEPAY_CLIENT_ID", "pos"],
+            ["MOBILEPAY_CLIENT_SECRET", CLIENT_SECRET],
+            ["MOBILEPAY_GATEWAY_CLIENT_ID", GATEWAY_ID],
+            ["MOBILEPAY_GATEWAY_CLIENT_SECRET", GATEWAY_SECRET],
+            ["MOBILEPAY_SCOPES", "invoice superuser"]
+          ])
+          const error = yield* Effect.flip(
+            Effect.provide(
+              MobilePayConfig.MobilePayConfig,
+              MobilePayConfig.layerConfig().pipe(
+                Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(env, { pathDelim: "_" })))
+              )
+            )
+          )
+          yield* failed("config", error)
+          const good = yield* Effect.provide(
+            MobilePayConfig.MobilePayConfig,
+            MobilePayConfig.layerConfig().pipe(
+              Layer.provide(
+                Layer.setConfigProvider(
+                  ConfigProvider.fromMap(new Map([...env].filter(([k]) => k !== "MOBILEPAY_SCOPES")), {
+                    pathDelim: "_"
+                  })
+                )
+              )
+            )
+          )
+          yield* Effect.logInfo("config", good)
+          captured.push(...render(good))
+        })
+
+        yield* observe(Effect.all([flows, wrongSecret, badConfig], { discard: true }))
+
+        // The capture saw the flows: spans of the toolkit and of HTTP, log lines, errors.
+        expect(spans).toContain("mobilepay_auth.integrator_token")
+        expect(spans).toContain("mobilepay_auth.refresh")
+        expect(spans.some((s) => s.startsWith("http.client"))).toBe(true)
+        expect(captured.some((line) => line.includes("RateLimited"))).toBe(true)
+        expect(issued.size).toBeGreaterThanOrEqual(3)
+
+        const text = captured.join("\n")
+        const secrets = [
+          CLIENT_SECRET,
+          GATEWAY_SECRET,
+          "wrong-secret-3a61d9c0",
+          // The Basic credential of the token call, as it goes on the wire.
+          Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString("base64"),
+          ...issued
+        ]
+        for (const secret of secrets) {
+          expect(secret.length).toBeGreaterThan(8)
+          // Report where it leaked, with the secret masked.
+          const where = captured
+            .filter((line) => line.includes(secret))
+            .map((line) => line.split(secret).join("<secret>").slice(0, 160))
+          expect(where, `secret #${secrets.indexOf(secret)} appears in captured text`).toEqual([])
+          // A JWT's signature alone is as good as the token for a replay: check it on its own too.
+          const signature = secret.split(".")[2]
+          if (signature !== undefined) expect(text.includes(signature)).toBe(false)
+        }
+      }),
+    30_000
+  )
+})
