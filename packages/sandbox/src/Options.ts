@@ -5,6 +5,8 @@
  * @since 0.1.0
  */
 
+import type { KeyAndCertificate } from "./Certificate.js"
+
 /**
  * A merchant-consent (OpenID Connect) client.
  *
@@ -47,6 +49,28 @@ export interface SandboxMerchant {
 }
 
 /**
+ * MobilePay behaviours that are documented but surprising, each switchable. The defaults are
+ * what MobilePay does (or, where it "may" do something, the strict reading).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SandboxQuirks {
+  /** Reject an authorize request that reuses a nonce (per client). Default true, as MobilePay. */
+  readonly singleUseNonce?: boolean
+  /**
+   * After consent is revoked, let its access tokens keep working until they expire ("the access
+   * token may keep working up to its 5 minutes"). Default false: 401 at once.
+   */
+  readonly revokedAccessTokensWorkUntilExpiry?: boolean
+  /**
+   * Require the gateway's `x-ibm-client-id` on the integrator token call, as MobilePay's docs
+   * before December 2022 did. Default false; needs `gateway`.
+   */
+  readonly integratorTokenRequiresGatewayClientId?: boolean
+}
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -72,6 +96,13 @@ export interface SandboxOptions {
   /** Seconds; default 300. */
   readonly codeLifetime?: number
   readonly merchants?: ReadonlyArray<SandboxMerchant>
+  /**
+   * Serve https: `true` generates a self-signed certificate for `localhost`, `127.0.0.1` and `::1`
+   * at start (read it from the service's `certificate`); or give your own key and certificate.
+   * Default false: plain http on loopback.
+   */
+  readonly https?: boolean | KeyAndCertificate
+  readonly quirks?: SandboxQuirks
 }
 
 /**
@@ -145,6 +176,7 @@ export interface Resolved {
   readonly refreshTokenLifetime: number
   readonly codeLifetime: number
   readonly merchants: ReadonlyArray<SandboxMerchant>
+  readonly quirks: Required<SandboxQuirks>
 }
 
 /** @internal */
@@ -160,5 +192,10 @@ export const resolve = (options: SandboxOptions): Resolved => ({
   integratorTokenLifetime: options.integratorTokenLifetime ?? 3700,
   refreshTokenLifetime: options.refreshTokenLifetime ?? 395 * 24 * 3600,
   codeLifetime: options.codeLifetime ?? 300,
-  merchants: options.merchants ?? defaults.merchants
+  merchants: options.merchants ?? defaults.merchants,
+  quirks: {
+    singleUseNonce: options.quirks?.singleUseNonce ?? true,
+    revokedAccessTokensWorkUntilExpiry: options.quirks?.revokedAccessTokensWorkUntilExpiry ?? false,
+    integratorTokenRequiresGatewayClientId: options.quirks?.integratorTokenRequiresGatewayClientId ?? false
+  }
 })

@@ -6,13 +6,18 @@
  *
  * @since 0.1.0
  */
-import { HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Headers, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
 import { Context, Duration, Effect, Layer } from "effect"
 import { createServer } from "node:http"
+import { createServer as createHttpsServer } from "node:https"
 import type * as jose from "jose"
+import * as Api from "./Api.js"
+import * as Certificate from "./Certificate.js"
 import * as Keys from "./Keys.js"
+import * as Merchants from "./Merchants.js"
 import { type Endpoint, type Fault, resolve, type SandboxOptions } from "./Options.js"
+import type { Outcome } from "./Outcome.js"
 import * as World from "./World.js"
 
 /**
@@ -30,8 +35,13 @@ export declare namespace Sandbox {
    * @category models
    */
   export interface Service {
-    /** e.g. `http://127.0.0.1:54321` */
+    /** e.g. `http://127.0.0.1:54321` (`https://` with the `https` option) */
     readonly baseUrl: string
+    /**
+     * With `https`: the server's certificate (PEM), for a client to trust as its only CA.
+     * Undefined for plain http.
+     */
+    readonly certificate: string | undefined
     readonly discoveryUrl: string
     /** The merchant issuer ID tokens carry (differs from `baseUrl`, as MobilePay's does). */
     readonly issuer: string
@@ -48,7 +58,10 @@ export declare namespace Sandbox {
     readonly resetCounts: Effect.Effect<void>
     readonly setFault: (endpoint: Endpoint, fault: Fault) => Effect.Effect<void>
     readonly clearFaults: Effect.Effect<void>
-    /** Revokes a merchant's consent (by merchant id or VAT), as the merchant would in the portal. */
+    /**
+     * Revokes a merchant's consent (by merchant id or VAT), as the merchant would in the portal
+     * and as `POST /admin/merchants/{id or VAT}/revoke-consent` does; how many consents ended.
+     */
     readonly revokeConsent: (merchant: string) => Effect.Effect<number>
     /** Adds a signing key; the old ones stay in the JWKS. */
     readonly rotateKeys: Effect.Effect<void>
@@ -106,7 +119,7 @@ const endpointOf = (path: string): Endpoint | undefined => {
   }
 }
 
-const respond = (outcome: World.Outcome): HttpServerResponse.HttpServerResponse => {
+const respond = (outcome: Outcome): HttpServerResponse.HttpServerResponse => {
   switch (outcome._tag) {
     case "Json":
       return HttpServerResponse.unsafeJson(outcome.body, {
@@ -123,8 +136,9 @@ const respond = (outcome: World.Outcome): HttpServerResponse.HttpServerResponse 
 }
 
 /**
- * Starts the sandbox on loopback (a free port unless `port` is given) for the life of the
- * scope.
+ * Serves the sandbox on the `HttpServer` in context for the life of the scope. `layer` provides
+ * one on loopback; with `make` on your own server, pass `https` as the key and certificate the
+ * server uses (with `https: true` here, `certificate` stays undefined).
  *
  * @since 0.1.0
  * @category constructors
@@ -133,7 +147,9 @@ export const make = (options: SandboxOptions = {}) =>
   Effect.gen(function* () {
     const resolved = resolve(options)
     const keys = yield* Keys.make
-    const world = World.make(resolved, keys)
+    const merchants = Merchants.make(resolved.merchants)
+    const world = World.make(resolved, keys, merchants)
+    const api = Api.make(resolved, keys, merchants, world.grants)
     const counts = new Map<Endpoint, number>()
     const recorded = new Map<Endpoint, Array<RecordedRequest>>()
     const faults = new Map<Endpoint, Fault>()
@@ -251,14 +267,14 @@ export const make = (options: SandboxOptions = {}) =>
         case `POST ${paths.merchantToken}`:
           return respond(yield* world.merchantToken(yield* form(), headers.authorization))
         case `POST ${paths.integratorToken}`:
-          return respond(yield* world.integratorToken(yield* form(), headers.authorization))
+          return respond(yield* world.integratorToken(yield* form(), headers))
         case `POST ${paths.revocation}`:
           return respond(yield* world.revocation(yield* form(), headers.authorization))
         case `GET ${paths.merchantsMe}`:
-          return respond(yield* world.merchantsMe(headers))
+          return respond(yield* api.merchantsMe(headers))
         case `POST ${paths.payments}`: {
           const body = yield* Effect.orElseSucceed(request.json, () => null)
-          return respond(yield* world.payment(headers, body))
+          return respond(yield* api.payment(headers, body))
         }
       }
       const admin = /^\/admin\/merchants\/([^/]+)\/revoke-consent$/.exec(path)
@@ -270,14 +286,18 @@ export const make = (options: SandboxOptions = {}) =>
     })
 
     const server = yield* HttpServer.HttpServer
-    yield* server.serve(handle)
+    // Server spans record request headers: the gateway secret must be redacted like authorization.
+    yield* server
+      .serve(handle)
+      .pipe(Effect.locallyWith(Headers.currentRedactedNames, (names) => [...names, "x-ibm-client-secret"]))
     const address = server.address
     if (address._tag !== "TcpAddress") return yield* Effect.die("sandbox: expected a TCP address")
     const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname
-    baseUrl = `http://${host}:${address.port}`
+    baseUrl = `${options.https ? "https" : "http"}://${host}:${address.port}`
 
     return Sandbox.of({
       baseUrl,
+      certificate: typeof options.https === "object" ? options.https.cert : undefined,
       discoveryUrl: `${baseUrl}${paths.discovery}`,
       issuer: resolved.issuer,
       integratorIssuer: resolved.integratorIssuer,
@@ -300,21 +320,28 @@ export const make = (options: SandboxOptions = {}) =>
     })
   })
 
+const loopback = new Set(["127.0.0.1", "::1", "localhost"])
+
 /**
  * The sandbox for the life of the layer's scope, on `options.host` (default 127.0.0.1) and
- * `options.port` (default: a free port).
+ * `options.port` (default: a free port); with `https: true`, behind a certificate generated now.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layer = (options: SandboxOptions = {}): Layer.Layer<Sandbox> =>
-  Layer.scoped(Sandbox, make(options)).pipe(
-    Layer.provide(
-      Layer.orDie(
-        NodeHttpServer.layer(() => createServer(), {
-          host: options.host ?? "127.0.0.1",
-          port: options.port ?? 0
-        })
-      )
-    )
+  Layer.unwrapEffect(
+    Effect.map(options.https === true ? Certificate.selfSigned : Effect.succeed(options.https), (https) => {
+      if (!loopback.has(options.host ?? "127.0.0.1")) {
+        const refusal = `sandbox: host ${options.host}: it serves on loopback only (127.0.0.1, ::1, localhost)`
+        return Layer.effect(Sandbox, Effect.dieMessage(refusal))
+      }
+      const listen = { host: options.host ?? "127.0.0.1", port: options.port ?? 0 }
+      const server =
+        typeof https === "object"
+          ? NodeHttpServer.layer(() => createHttpsServer({ key: https.key, cert: https.cert }), listen)
+          : NodeHttpServer.layer(() => createServer(), listen)
+      const resolved: SandboxOptions = https === undefined ? options : { ...options, https }
+      return Layer.scoped(Sandbox, make(resolved)).pipe(Layer.provide(Layer.orDie(server)))
+    })
   )

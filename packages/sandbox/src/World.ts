@@ -1,30 +1,19 @@
 /**
  * The authorization server's state and rules: pending logins, codes, refresh tokens,
- * consents, single-use nonces, idempotent API responses. Transport-free: every function takes
+ * consents, single-use nonces. Transport-free: every function takes
  * the request's parameters and answers an `Outcome` that the HTTP layer writes out. Time from
  * Effect's `Clock`, so a test can run the sandbox under `TestClock`.
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Encoding } from "effect"
-import type * as jose from "jose"
+import { Clock, Effect } from "effect"
+import type { Grants } from "./Api.js"
+import { basicCredentials, halfHash, pkceMatches, randomId, timingSafeEqual } from "./Credentials.js"
 import type { Keys } from "./Keys.js"
+import { isVat, type Merchants } from "./Merchants.js"
 import type { Resolved, SandboxClientConfig, SandboxMerchant } from "./Options.js"
+import { html, json, oauthError, type Outcome, type Params, vague } from "./Outcome.js"
 import * as Pages from "./Pages.js"
-
-/** @internal */
-export type Outcome =
-  | {
-      readonly _tag: "Json"
-      readonly status: number
-      readonly body: unknown
-      readonly headers?: Record<string, string>
-    }
-  | { readonly _tag: "Html"; readonly status: number; readonly html: string }
-  | { readonly _tag: "Redirect"; readonly location: string }
-  | { readonly _tag: "Text"; readonly status: number; readonly text: string }
-
-type Params = Readonly<Record<string, string | undefined>>
 
 interface AuthorizeRequest {
   readonly client: SandboxClientConfig
@@ -60,66 +49,18 @@ interface RefreshRecord {
   active: boolean
 }
 
-const json = (status: number, body: unknown, headers?: Record<string, string>): Outcome =>
-  headers === undefined ? { _tag: "Json", status, body } : { _tag: "Json", status, body, headers }
-const oauthError = (status: number, error: string, description: string) =>
-  json(status, { error, error_description: description })
-const vague = (): Outcome => ({ _tag: "Html", status: 400, html: Pages.vagueError() })
-const unauthorized = (): Outcome => ({ _tag: "Text", status: 401, text: "Unauthorized" })
-
-const randomId = (bytes = 32) =>
-  Encoding.encodeBase64Url(globalThis.crypto.getRandomValues(new Uint8Array(bytes)))
-const vatPattern = /^(DK|FI)\d{8}$/
-
-const sha256url = (text: string) =>
-  Effect.promise(() => globalThis.crypto.subtle.digest("SHA-256", new TextEncoder().encode(text))).pipe(
-    Effect.map((d) => new Uint8Array(d))
-  )
-const halfHash = (text: string) =>
-  Effect.map(sha256url(text), (d) => Encoding.encodeBase64Url(d.slice(0, d.length / 2)))
-
-const timingSafeEqual = (a: string, b: string) => {
-  if (a.length !== b.length) return false
-  let diff = 0
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i)
-  return diff === 0
-}
-
-/** Client authentication from `Authorization: Basic` or the form body. */
-const basicCredentials = (authorization: string | undefined) => {
-  if (authorization === undefined || !/^basic /i.test(authorization)) return undefined
-  const decoded = Encoding.decodeBase64String(authorization.slice(6).trim())
-  if (decoded._tag === "Left") return undefined
-  const at = decoded.right.indexOf(":")
-  if (at < 0) return undefined
-  return {
-    id: decodeURIComponent(decoded.right.slice(0, at)),
-    secret: decodeURIComponent(decoded.right.slice(at + 1))
-  }
-}
-
 /** @internal */
-export const make = (options: Resolved, keys: Keys) => {
+export const make = (options: Resolved, keys: Keys, merchants: Merchants) => {
   const pending = new Map<string, AuthorizeRequest>()
   const usedNonces = new Set<string>()
   const codes = new Map<string, Code>()
   const refreshTokens = new Map<string, RefreshRecord>()
   const consents: Array<Consent> = []
+  /** username -> sub (a GUID per user), and back. */
   const subjects = new Map<string, string>()
-  const idempotent = new Map<string, Outcome>()
+  const users = new Map<string, string>()
   const now = Clock.currentTimeMillis
   const seconds = (ms: number) => Math.floor(ms / 1000)
-
-  const merchantByVat = (vat: string): SandboxMerchant => {
-    const known = options.merchants.find((m) => m.vat === vat)
-    if (known) return known
-    // Unknown but well-formed VATs get a stable generated merchant, as any test VAT should work.
-    const id = [...vat]
-      .reduce((h, c) => (Math.imul(h, 31) + c.charCodeAt(0)) >>> 0, 7)
-      .toString(16)
-      .padStart(8, "0")
-    return { vat, merchantId: `${id}-0000-4000-8000-${id}${id.slice(0, 4)}`, name: `Merchant ${vat}` }
-  }
 
   const redirectWith = (
     request: Pick<AuthorizeRequest, "redirectUri" | "responseMode">,
@@ -154,7 +95,7 @@ export const make = (options: Resolved, keys: Keys) => {
         return fail("unsupported_response_type", "response_type must be 'code id_token'")
       if (!p.state) return fail("invalid_request", "state is required")
       if (!p.nonce) return fail("invalid_request", "nonce is required")
-      if (usedNonces.has(`${client.clientId}:${p.nonce}`))
+      if (options.quirks.singleUseNonce && usedNonces.has(`${client.clientId}:${p.nonce}`))
         return fail("invalid_request", "nonce has been used before")
       if (!p.code_challenge || p.code_challenge_method !== "S256") {
         return fail("invalid_request", "PKCE with code_challenge_method=S256 is required")
@@ -166,8 +107,8 @@ export const make = (options: Resolved, keys: Keys) => {
         return fail("invalid_scope", "a requested scope is not allowed")
       let merchant: SandboxMerchant | undefined
       if (p.merchant_vat !== undefined) {
-        if (!vatPattern.test(p.merchant_vat)) return fail("invalid_request", "merchant_vat is malformed")
-        merchant = merchantByVat(p.merchant_vat)
+        if (!isVat(p.merchant_vat)) return fail("invalid_request", "merchant_vat is malformed")
+        merchant = merchants.byVat(p.merchant_vat)
       }
       usedNonces.add(`${client.clientId}:${p.nonce}`)
       const id = randomId()
@@ -182,26 +123,22 @@ export const make = (options: Resolved, keys: Keys) => {
         merchant,
         sub: undefined
       })
-      return { _tag: "Html", status: 200, html: Pages.login(id, merchant?.name) }
+      return html(Pages.login(id, merchant?.name))
     })
 
   const login = (p: Params): Effect.Effect<Outcome> =>
     Effect.sync(() => {
       const request = p.request === undefined ? undefined : pending.get(p.request)
       if (request === undefined || p.request === undefined) return vague()
-      if (!p.username || !p.password)
-        return { _tag: "Html", status: 200, html: Pages.login(p.request, request.merchant?.name) }
+      if (!p.username || !p.password) return html(Pages.login(p.request, request.merchant?.name))
       let sub = subjects.get(p.username)
       if (sub === undefined) {
         sub = globalThis.crypto.randomUUID()
         subjects.set(p.username, sub)
+        users.set(sub, p.username)
       }
       request.sub = sub
-      return {
-        _tag: "Html",
-        status: 200,
-        html: Pages.consent(p.request, request.client.clientId, request.scopes, request.merchant?.name)
-      }
+      return html(Pages.consent(p.request, request.client.clientId, request.scopes, request.merchant?.name))
     })
 
   const idTokenClaims = (request: AuthorizeRequest, at: number, authTime: number) => ({
@@ -296,10 +233,7 @@ export const make = (options: Resolved, keys: Keys) => {
         if (at >= code.expiresAt) return oauthError(400, "invalid_grant", "code expired")
         if (p.redirect_uri !== code.request.redirectUri)
           return oauthError(400, "invalid_grant", "redirect_uri mismatch")
-        if (
-          p.code_verifier === undefined ||
-          Encoding.encodeBase64Url(yield* sha256url(p.code_verifier)) !== code.request.challenge
-        ) {
+        if (!(yield* pkceMatches(p.code_verifier, code.request.challenge))) {
           return oauthError(400, "invalid_grant", "PKCE verification failed")
         }
         const access = yield* accessToken(code.request, code.consent, at)
@@ -336,10 +270,7 @@ export const make = (options: Resolved, keys: Keys) => {
           return oauthError(400, "invalid_grant", "refresh token is invalid, expired or revoked")
         }
         if (client.requireVerifierOnRefresh === true) {
-          if (
-            p.code_verifier === undefined ||
-            Encoding.encodeBase64Url(yield* sha256url(p.code_verifier)) !== record.request.challenge
-          ) {
+          if (!(yield* pkceMatches(p.code_verifier, record.request.challenge))) {
             return oauthError(400, "invalid_grant", "code_verifier required")
           }
         }
@@ -371,9 +302,9 @@ export const make = (options: Resolved, keys: Keys) => {
       )
     })
 
-  const integratorToken = (p: Params, authorization: string | undefined): Effect.Effect<Outcome> =>
+  const integratorToken = (p: Params, headers: Params): Effect.Effect<Outcome> =>
     Effect.gen(function* () {
-      const basic = basicCredentials(authorization)
+      const basic = basicCredentials(headers.authorization)
       const client = options.integratorClients.find((c) => c.clientId === basic?.id)
       if (
         client === undefined ||
@@ -382,9 +313,14 @@ export const make = (options: Resolved, keys: Keys) => {
       ) {
         return oauthError(401, "invalid_client", "client authentication failed")
       }
+      // Docs before Dec 2022 sent the gateway's x-ibm-client-id on this call too.
+      const gateway = options.quirks.integratorTokenRequiresGatewayClientId ? options.gateway : undefined
+      if (gateway !== undefined && headers["x-ibm-client-id"] !== gateway.clientId) {
+        return oauthError(401, "invalid_client", "x-ibm-client-id is missing or unknown")
+      }
       if (p.grant_type !== "client_credentials")
         return oauthError(400, "unsupported_grant_type", "client_credentials only")
-      if (p.merchant_vat !== undefined && !vatPattern.test(p.merchant_vat)) {
+      if (p.merchant_vat !== undefined && !isVat(p.merchant_vat)) {
         return oauthError(400, "invalid_request", "merchant_vat is malformed")
       }
       const at = yield* now
@@ -434,73 +370,13 @@ export const make = (options: Resolved, keys: Keys) => {
       return n
     })
 
-  const isRevoked = (claims: jose.JWTPayload) =>
-    typeof claims.sid === "string" && consents.some((c) => c.id === claims.sid && c.revoked)
-
-  /** The bearer token's claims, or undefined for anything that should be a vague 401. */
-  const bearer = (authorization: string | undefined) =>
-    Effect.gen(function* () {
-      if (authorization === undefined || !/^bearer /i.test(authorization)) return undefined
-      const claims = yield* keys.verify(authorization.slice(7).trim(), yield* now)
-      return claims === undefined || isRevoked(claims) ? undefined : claims
-    })
-
-  const gatewayOk = (headers: Params) =>
-    options.gateway === undefined ||
-    (headers["x-ibm-client-id"] === options.gateway.clientId &&
-      (options.gateway.clientSecret === undefined ||
-        headers["x-ibm-client-secret"] === options.gateway.clientSecret))
-
-  const merchantsMe = (headers: Params): Effect.Effect<Outcome> =>
-    Effect.gen(function* () {
-      const claims = yield* bearer(headers.authorization)
-      if (claims === undefined || !gatewayOk(headers)) return unauthorized()
-      const id = typeof claims.merchant_id === "string" ? claims.merchant_id : undefined
-      const merchant =
-        options.merchants.find((m) => m.merchantId === id) ??
-        (typeof claims.merchant_vat === "string" ? merchantByVat(claims.merchant_vat) : undefined)
-      if (merchant === undefined)
-        return json(403, { code: "forbidden", message: "token is not bound to a merchant" })
-      return json(200, { merchantId: merchant.merchantId, vatNumber: merchant.vat, name: merchant.name })
-    })
-
-  const payment = (headers: Params, body: unknown): Effect.Effect<Outcome> =>
-    Effect.gen(function* () {
-      const claims = yield* bearer(headers.authorization)
-      if (claims === undefined || !gatewayOk(headers)) return unauthorized()
-      const version = headers["x-mobilepay-client-system-version"]
-      if (version === undefined || !/^\d+\.\d+\.\d+$/.test(version)) {
-        return json(400, {
-          code: "missing_client_system_version",
-          message: "x-mobilepay-client-system-version is required"
-        })
-      }
-      const bound = typeof claims.merchant_vat === "string" ? claims.merchant_vat : undefined
-      const header = headers["x-mobilepay-merchant-vat-number"]
-      if (bound === undefined) {
-        if (header === undefined) return json(400, { code: "1151", message: "missing merchant VAT header" })
-        if (!vatPattern.test(header))
-          return json(400, { code: "1159", message: "invalid merchant VAT header" })
-      }
-      const key = headers["x-mobilepay-idempotency-key"]
-      if (key === undefined || key.length === 0 || key.length > 36) {
-        return json(400, {
-          code: "idempotency_key",
-          message: "x-mobilepay-idempotency-key (at most 36 characters) is required"
-        })
-      }
-      const scope = `${String(claims.client_id)}:${bound ?? header}:${key}`
-      const previous = idempotent.get(scope)
-      if (previous !== undefined) return previous
-      const outcome = json(200, {
-        paymentId: globalThis.crypto.randomUUID(),
-        merchantVat: bound ?? header,
-        status: "Initiated",
-        request: body
-      })
-      idempotent.set(scope, outcome)
-      return outcome
-    })
+  const grants: Grants = {
+    consentRevoked: (sid) => consents.some((c) => c.id === sid && c.revoked),
+    merchantsOf: (sub) => {
+      const username = users.get(sub)
+      return username === undefined ? [] : merchants.ofUser(username)
+    }
+  }
 
   return {
     authorize,
@@ -510,8 +386,7 @@ export const make = (options: Resolved, keys: Keys) => {
     integratorToken,
     revocation,
     revokeConsent,
-    merchantsMe,
-    payment
+    grants
   }
 }
 

@@ -12,3 +12,5 @@ export * from "./Options.js"
 export * as Sandbox from "./Sandbox.js"
 /** @since 0.1.0 */
 export * as SandboxBrowser from "./Browser.js"
+/** @since 0.1.0 */
+export * as SandboxCertificate from "./Certificate.js"

@@ -2,7 +2,13 @@
  * Test helpers: talk to the sandbox over real HTTP, as a client and as a person's browser.
  */
 import { Effect } from "effect"
-import type { Sandbox } from "../src/Sandbox.js"
+import { layer, Sandbox } from "../src/Sandbox.js"
+
+/** Runs `f` against a sandbox started for it (and stopped after it). */
+export const withSandbox = <A, E>(
+  f: (sandbox: Sandbox.Service) => Effect.Effect<A, E>,
+  options: Parameters<typeof layer>[0] = {}
+) => Effect.flatMap(Sandbox, f).pipe(Effect.provide(layer(options)))
 
 export const VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 export const CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
@@ -53,7 +59,8 @@ const field = (html: string, name: string) =>
 export const consent = (
   sandbox: Sandbox.Service,
   overrides: Record<string, string | undefined> = {},
-  decision: "allow" | "deny" = "allow"
+  decision: "allow" | "deny" = "allow",
+  username = "anna"
 ) =>
   Effect.gen(function* () {
     const loginPage = yield* http(authorizeUrl(sandbox, overrides))
@@ -61,7 +68,7 @@ export const consent = (
     if (request === undefined) return { status: loginPage.status, page: loginPage, params: undefined }
     const consentPage = yield* http(
       `${sandbox.baseUrl}/account/login`,
-      form({ request, username: "anna", password: "pw" })
+      form({ request, username, password: "pw" })
     )
     const done = yield* http(`${sandbox.baseUrl}/account/consent`, form({ request, decision }))
     const location = done.headers.get("location")
@@ -107,6 +114,26 @@ export const refresh = (sandbox: Sandbox.Service, refreshToken: string, extra: R
     ),
     (r) => ({ ...r, json: JSON.parse(r.text) as Record<string, unknown> })
   )
+
+/** The S256 challenge of a verifier, for tests that pick their own. */
+export const challengeOf = (verifier: string) =>
+  Effect.promise(() => crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier))).pipe(
+    Effect.map((digest) => Buffer.from(digest).toString("base64url"))
+  )
+
+export const integratorToken = (
+  sandbox: Sandbox.Service,
+  body: Record<string, string> = {},
+  headers: Record<string, string> = {}
+) =>
+  http(sandbox.integratorTokenUrl, {
+    ...form({ grant_type: "client_credentials", ...body }),
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      authorization: basic("sandbox-integrator-client", "sandbox-integrator-secret"),
+      ...headers
+    }
+  })
 
 export const jwtPayload = (jwt: string): Record<string, unknown> =>
   JSON.parse(Buffer.from(jwt.split(".")[1] ?? "", "base64url").toString("utf8"))
