@@ -10,7 +10,7 @@
  * Prints a table and writes bench/results.json. Wall time comes from `performance.now()`.
  */
 import { FetchHttpClient } from "@effect/platform"
-import { Environment, SecureRandom } from "@mobilepay-auth/domain"
+import { SecureRandom } from "@mobilepay-auth/domain"
 import { AuthHttp, IntegratorAuth, MobilePayConfig, TokenManager, TokenVault } from "@mobilepay-auth/platform"
 import { Sandbox } from "@mobilepay-auth/sandbox"
 import { Effect, Layer, Redacted } from "effect"
@@ -39,14 +39,7 @@ const stack = Layer.unwrapEffect(
       Layer.provide(FetchHttpClient.layer),
       Layer.provide(
         MobilePayConfig.layer({
-          environment: Environment.custom({
-            discoveryUrl: sandbox.discoveryUrl,
-            issuer: sandbox.issuer,
-            integratorTokenUrl: sandbox.integratorTokenUrl,
-            integratorIssuer: sandbox.integratorIssuer,
-            apiBaseUrl: sandbox.baseUrl,
-            allowInsecureLoopback: true
-          }),
+          environment: sandbox.environment,
           clientId: CLIENT_ID,
           clientSecret: Redacted.make(CLIENT_SECRET)
         })

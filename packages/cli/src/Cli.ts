@@ -31,7 +31,10 @@ import {
   Option,
   Redacted
 } from "effect"
+import * as Fs from "node:fs"
 import { createServer } from "node:http"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import * as Demo from "./Demo.js"
 import * as Ui from "./internal/ui.js"
 import * as Stack from "./Stack.js"
@@ -75,6 +78,18 @@ const demo = Command.make("demo", {}, () =>
   })
 ).pipe(Command.withDescription("Run every flow end to end against the in-process offline sandbox."))
 
+/** The sandbox's certificate in a file of its own for as long as it serves (NODE_EXTRA_CA_CERTS). */
+const certificateFile = (pem: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "mobilepay-sandbox-"))
+      const file = Path.join(dir, "sandbox-ca.pem")
+      Fs.writeFileSync(file, pem)
+      return { dir, file }
+    }),
+    ({ dir }) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+  )
+
 const sandbox = Command.make(
   "sandbox",
   {
@@ -82,9 +97,12 @@ const sandbox = Command.make(
       Options.withDefault("127.0.0.1"),
       Options.withDescription("loopback address")
     ),
-    port: Options.integer("port").pipe(Options.withDefault(8700))
+    port: Options.integer("port").pipe(Options.withDefault(8700)),
+    https: Options.boolean("https").pipe(
+      Options.withDescription("serve TLS with a self-signed certificate generated now (written to a file)")
+    )
   },
-  ({ host, port }) =>
+  ({ host, https, port }) =>
     Effect.gen(function* () {
       if (!/^(127\.|::1$|localhost$)/.test(host)) {
         return yield* Effect.fail(
@@ -95,6 +113,10 @@ const sandbox = Command.make(
         )
       }
       const sb = yield* Sandbox.Sandbox
+      const trust =
+        sb.certificate === undefined
+          ? ["  export MOBILEPAY_ALLOW_INSECURE_LOOPBACK=true"]
+          : [`  export NODE_EXTRA_CA_CERTS=${(yield* certificateFile(sb.certificate)).file}`]
       yield* Console.log(
         [
           `MobilePay sandbox (offline) on ${sb.baseUrl}`,
@@ -103,7 +125,8 @@ const sandbox = Command.make(
           `  integrator token   ${sb.integratorTokenUrl}`,
           "",
           "Point mobilepay-auth at it:",
-          "  export MOBILEPAY_ENVIRONMENT=custom MOBILEPAY_ALLOW_INSECURE_LOOPBACK=true",
+          "  export MOBILEPAY_ENVIRONMENT=custom",
+          ...trust,
           `  export MOBILEPAY_DISCOVERY_URL=${sb.discoveryUrl}`,
           `  export MOBILEPAY_ISSUER=${sb.issuer}`,
           `  export MOBILEPAY_INTEGRATOR_TOKEN_URL=${sb.integratorTokenUrl}`,
@@ -114,7 +137,7 @@ const sandbox = Command.make(
         ].join("\n")
       )
       return yield* Effect.never
-    }).pipe(Effect.provide(Sandbox.layer({ host, port })))
+    }).pipe(Effect.scoped, Effect.provide(Sandbox.layer({ host, port, https })))
 ).pipe(Command.withDescription("Serve the offline MobilePay sandbox on loopback and print its settings."))
 
 const tokenIntegrator = Command.make(

@@ -8,7 +8,7 @@
  */
 import { type HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Environment, SecureRandom, Vat } from "@mobilepay-auth/domain"
+import { SecureRandom, Vat } from "@mobilepay-auth/domain"
 import {
   ConsentCallback,
   IntegratorAuth,
@@ -85,15 +85,7 @@ export const run = Effect.gen(function* () {
             })
           )
         )
-        const environment = Environment.custom({
-          name: "offline-sandbox",
-          discoveryUrl: sb.discoveryUrl,
-          issuer: sb.issuer,
-          integratorTokenUrl: sb.integratorTokenUrl,
-          integratorIssuer: sb.integratorIssuer,
-          apiBaseUrl: sb.baseUrl,
-          allowInsecureLoopback: true
-        })
+        const environment = sb.environment
         const key = yield* Effect.provide(TokenCipher.generateKey, SecureRandom.layerWebCrypto)
         const dbFile = Path.join(dataDir, "tokens.db")
         const stack = Stack.layer({

@@ -6,7 +6,6 @@
 import { HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Environment } from "@mobilepay-auth/domain"
 import { ConsentCallback, MerchantConsent, MobilePayConfig, TokenStore } from "@mobilepay-auth/platform"
 import { Sandbox } from "@mobilepay-auth/sandbox"
 import { Effect, Layer, Option, Redacted } from "effect"
@@ -48,13 +47,7 @@ describe.skipIf(!available && process.env.CI !== "true")("consent in headless Ch
         const context = yield* Layer.build(
           Stack.layer({
             config: MobilePayConfig.make({
-              environment: Environment.custom({
-                discoveryUrl: sandbox.discoveryUrl,
-                issuer: sandbox.issuer,
-                integratorTokenUrl: sandbox.integratorTokenUrl,
-                apiBaseUrl: sandbox.baseUrl,
-                allowInsecureLoopback: true
-              }),
+              environment: sandbox.environment,
               clientId: "web",
               clientSecret: Redacted.make("web-secret"),
               redirectUri,

@@ -178,13 +178,15 @@ export class RateLimited extends Schema.TaggedError<RateLimited>("@mobilepay-aut
 }
 
 /**
- * The request did not complete: connection failure, timeout, or a 5xx answer after retries.
+ * The request did not complete: connection failure, timeout, a 5xx answer after retries, or
+ * (`tls`) a server certificate that does not validate, which is not retried: trying again will
+ * not make an untrusted certificate trusted, and it may be an interception.
  *
  * @since 0.1.0
  * @category errors
  */
 export class Transport extends Schema.TaggedError<Transport>("@mobilepay-auth/Transport")("Transport", {
-  reason: Schema.Literal("connection", "timeout", "server-error", "cooling-down"),
+  reason: Schema.Literal("connection", "timeout", "server-error", "cooling-down", "tls"),
   status: Schema.optional(Schema.Number),
   endpoint: Schema.optional(Schema.String),
   retryAfterMillis: Schema.optional(Schema.Number)
@@ -437,13 +439,14 @@ export const fromOAuthErrorResponse = (
 }
 
 /**
- * True for errors worth retrying after a delay (connection failures, timeouts, 5xx, 429).
+ * True for errors worth retrying after a delay (connection failures, timeouts, 5xx, 429); a
+ * certificate that does not validate (`Transport` with reason `tls`) is not one.
  *
  * @since 0.1.0
  * @category predicates
  */
 export const isTransient = (error: unknown): error is Transport | RateLimited =>
-  Predicate.isTagged(error, "Transport") || Predicate.isTagged(error, "RateLimited")
+  (error instanceof Transport && error.reason !== "tls") || Predicate.isTagged(error, "RateLimited")
 
 // Server-provided text is kept short and printable so it cannot smuggle a token into logs.
 const cleanDescription = (text: string | undefined): string | undefined => {

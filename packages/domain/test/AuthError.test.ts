@@ -109,6 +109,8 @@ describe("AuthError", () => {
         false
       )
       expect(AuthError.isTransient(new Error("x"))).toBe(false)
+      expect(AuthError.isTransient(new AuthError.Transport({ reason: "tls" }))).toBe(false)
+      expect(AuthError.isTransient(new AuthError.Transport({ reason: "connection" }))).toBe(true)
     })
   })
 

@@ -92,6 +92,22 @@ export const parseRetryAfter = (value: string | undefined, now: number): Option.
 /** Request headers that carry secrets besides `authorization`: never recorded on spans. */
 const secretHeaders = ["x-ibm-client-secret", "client_secret", "ocp-apim-subscription-key"]
 
+// Node's TLS error codes for a certificate that does not validate (its chain, name or dates).
+const certificateCode = /CERT|SELF_SIGNED|UNABLE_TO_(VERIFY|GET_ISSUER)|ERR_TLS|ERR_SSL/
+
+/**
+ * True when a request failed because the server's certificate did not validate. `fetch` wraps
+ * the socket's error (`TypeError: fetch failed` with a `cause`); Node's own client does not.
+ */
+const isCertificateFailure = (error: unknown): boolean => {
+  for (let e = error, depth = 0; typeof e === "object" && e !== null && depth < 4; depth++) {
+    const code = (e as { readonly code?: unknown }).code
+    if (typeof code === "string" && certificateCode.test(code)) return true
+    e = (e as { readonly cause?: unknown }).cause
+  }
+  return false
+}
+
 const endpointOf = (url: string) => {
   try {
     const u = new URL(url)
@@ -153,7 +169,13 @@ export const harden = (
             onTimeout: () => new AuthError.Transport({ reason: "timeout", endpoint })
           }),
           Effect.catchTags({
-            RequestError: () => Effect.fail(new AuthError.Transport({ reason: "connection", endpoint })),
+            RequestError: (e) =>
+              Effect.fail(
+                new AuthError.Transport({
+                  reason: isCertificateFailure(e.cause) ? "tls" : "connection",
+                  endpoint
+                })
+              ),
             ResponseError: (e) => Effect.succeed(e.response)
           }),
           Effect.flatMap((response) => {
@@ -168,7 +190,7 @@ export const harden = (
             })
           }),
           Effect.catchIf(
-            (e): e is AuthError.Transport => e._tag === "Transport" && n < maxRetries,
+            (e): e is AuthError.Transport => e._tag === "Transport" && e.reason !== "tls" && n < maxRetries,
             () =>
               Effect.flatMap(delay(n, Option.none()), (ms) =>
                 Effect.zipRight(Effect.sleep(Duration.millis(ms)), attempt(n + 1))

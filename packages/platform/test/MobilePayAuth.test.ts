@@ -1,9 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { AuthError, Environment } from "@mobilepay-auth/domain"
-import { Sandbox } from "@mobilepay-auth/sandbox"
+import { AuthError } from "@mobilepay-auth/domain"
+import { Sandbox, SandboxBrowser } from "@mobilepay-auth/sandbox"
 import { Effect, Redacted } from "effect"
 import { createMobilePayAuth } from "../src/MobilePayAuth.js"
-import * as Browser from "./consent/browser.js"
 
 const REDIRECT = "http://127.0.0.1:8765/callback"
 
@@ -27,14 +26,7 @@ const sandboxed = <A, E>(f: (sandbox: Sandbox.Sandbox.Service) => Effect.Effect<
 
 const auth = (sandbox: Sandbox.Sandbox.Service, secret = "app-secret") =>
   createMobilePayAuth({
-    environment: Environment.custom({
-      discoveryUrl: sandbox.discoveryUrl,
-      issuer: sandbox.issuer,
-      integratorTokenUrl: sandbox.integratorTokenUrl,
-      integratorIssuer: sandbox.integratorIssuer,
-      apiBaseUrl: sandbox.baseUrl,
-      allowInsecureLoopback: true
-    }),
+    environment: sandbox.environment,
     clientId: "app",
     clientSecret: secret,
     redirectUri: REDIRECT,
@@ -62,9 +54,11 @@ describe("createMobilePayAuth (Promise API)", () => {
           expect(payment.status).toBe(200)
 
           const authorization = await mp.beginConsent({ merchantVat: "DK12345678" })
-          const callback = await Effect.runPromise(Browser.walk(authorization.url, REDIRECT))
+          const callback = await Effect.runPromise(
+            SandboxBrowser.consent(authorization.url, { redirectUri: REDIRECT })
+          )
           if (callback._tag !== "FormPost") throw new Error("expected form_post")
-          const handled = await mp.callbackHandler()(Browser.formPostRequest(callback))
+          const handled = await mp.callbackHandler()(callback.request)
           expect(handled.status).toBeLessThan(400)
           const [merchant] = await mp.merchants()
           expect(merchant?.scopes).toContain("invoice")

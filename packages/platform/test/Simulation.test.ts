@@ -14,7 +14,7 @@ import * as MobilePayConfig from "../src/MobilePayConfig.js"
 import * as MobilePayHttpClient from "../src/MobilePayHttpClient.js"
 import * as TokenManager from "../src/TokenManager.js"
 import * as TokenVault from "../src/TokenVault.js"
-import { CLIENT_ID, CLIENT_SECRET, environmentOf } from "./utils/sandboxStack.js"
+import { CLIENT_ID, CLIENT_SECRET } from "./utils/sandboxStack.js"
 
 const DAY_SECONDS = 24 * 3600
 
@@ -64,7 +64,7 @@ const stack = (integratorTokenLifetime: number) =>
         Layer.provide(FetchHttpClient.layer),
         Layer.provideMerge(
           MobilePayConfig.layer({
-            environment: environmentOf(sandbox),
+            environment: sandbox.environment,
             clientId: CLIENT_ID,
             clientSecret: Redacted.make(CLIENT_SECRET),
             clientSystemVersion: "2.3.4"

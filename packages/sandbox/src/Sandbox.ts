@@ -8,6 +8,7 @@
  */
 import { Headers, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
+import { Environment } from "@mobilepay-auth/domain"
 import { Context, Duration, Effect, Layer } from "effect"
 import { createServer } from "node:http"
 import { createServer as createHttpsServer } from "node:https"
@@ -42,6 +43,12 @@ export declare namespace Sandbox {
      * Undefined for plain http.
      */
     readonly certificate: string | undefined
+    /**
+     * The toolkit's environment for this sandbox (`offline-sandbox`): its discovery, token and API
+     * URLs and both issuers. Plain http is allowed to it (loopback only); with `https`, a client
+     * must trust `certificate`.
+     */
+    readonly environment: Environment.Environment
     readonly discoveryUrl: string
     /** The merchant issuer ID tokens carry (differs from `baseUrl`, as MobilePay's does). */
     readonly issuer: string
@@ -298,6 +305,15 @@ export const make = (options: SandboxOptions = {}) =>
     return Sandbox.of({
       baseUrl,
       certificate: typeof options.https === "object" ? options.https.cert : undefined,
+      environment: Environment.custom({
+        name: "offline-sandbox",
+        discoveryUrl: `${baseUrl}${paths.discovery}`,
+        issuer: resolved.issuer,
+        integratorTokenUrl: `${baseUrl}${paths.integratorToken}`,
+        integratorIssuer: resolved.integratorIssuer,
+        apiBaseUrl: baseUrl,
+        allowInsecureLoopback: !options.https
+      }),
       discoveryUrl: `${baseUrl}${paths.discovery}`,
       issuer: resolved.issuer,
       integratorIssuer: resolved.integratorIssuer,

@@ -2,6 +2,7 @@
  * Terminal output of the CLI: a progress line while waiting on the network, and errors as
  * one line with the typed reason, a hint, and an exit code scripts can rely on.
  */
+import { AuthError } from "@mobilepay-auth/domain"
 import { Cause, Console, Duration, Effect, Fiber, Option, Schedule } from "effect"
 
 /** Exit codes: documented in `mobilepay-auth --help` and docs/getting-started.md. */
@@ -73,11 +74,17 @@ const exitCodes: Record<string, number> = {
 const tagOf = (e: unknown): string =>
   typeof e === "object" && e !== null && "_tag" in e && typeof e._tag === "string" ? e._tag : "Error"
 
+const tlsHint =
+  "the server's certificate is not trusted; for the offline sandbox's, set NODE_EXTRA_CA_CERTS to the file `mobilepay-auth sandbox --https` prints"
+
+const hintOf = (error: unknown, tag: string): string | undefined =>
+  error instanceof AuthError.Transport && error.reason === "tls" ? tlsHint : hints[tag]
+
 /** One line for an error: `error [Tag]: message (hint)`, and its exit code. */
 export const describe = (error: unknown): { readonly line: string; readonly code: number } => {
   const tag = tagOf(error)
   const message = error instanceof Error ? error.message : String(error)
-  const hint = hints[tag]
+  const hint = hintOf(error, tag)
   return {
     line: `error [${tag}]: ${message}${hint ? `\n  hint: ${hint}` : ""}`,
     code: exitCodes[tag] ?? ExitCode.failure

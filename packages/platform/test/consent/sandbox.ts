@@ -6,11 +6,16 @@
  */
 import { FetchHttpClient } from "@effect/platform"
 import { Environment } from "@mobilepay-auth/domain"
-import { defaults, Sandbox, type SandboxClientConfig, type SandboxOptions } from "@mobilepay-auth/sandbox"
+import {
+  defaults,
+  Sandbox,
+  SandboxBrowser,
+  type SandboxClientConfig,
+  type SandboxOptions
+} from "@mobilepay-auth/sandbox"
 import { Clock, Duration, Effect, Encoding, Layer, Option, Redacted } from "effect"
 import * as MerchantConsent from "../../src/MerchantConsent.js"
 import * as TokenManager from "../../src/TokenManager.js"
-import * as Browser from "./browser.js"
 import { stack } from "./stack.js"
 
 export const clientId = defaults.merchantClient.clientId
@@ -33,15 +38,11 @@ export interface Options {
   readonly issuer?: (sandbox: Sandbox.Sandbox.Service) => string
 }
 
-export const environmentOf = (sandbox: Sandbox.Sandbox.Service, issuer: string = sandbox.issuer) =>
-  Environment.custom({
-    name: "offline-sandbox",
-    discoveryUrl: sandbox.discoveryUrl,
-    issuer,
-    integratorTokenUrl: sandbox.integratorTokenUrl,
-    apiBaseUrl: sandbox.baseUrl,
-    allowInsecureLoopback: true
-  })
+/** The sandbox's environment, optionally expecting another issuer than the one it signs with. */
+export const environmentOf = (
+  sandbox: Sandbox.Sandbox.Service,
+  issuer: string = sandbox.issuer
+): Environment.Environment => ({ ...sandbox.environment, issuer })
 
 /** Sandbox + MerchantConsent and everything below it (fetch over loopback), as one layer. */
 export const layer = (options: Options = {}) =>
@@ -66,28 +67,51 @@ export const layer = (options: Options = {}) =>
     )
   )
 
+/** What reached the redirect URI: the `form_post` body (readable many times), or the redirect URL. */
+export type Callback =
+  | { readonly _tag: "FormPost"; readonly action: string; readonly body: URLSearchParams }
+  | { readonly _tag: "Redirect"; readonly url: string }
+
 /** `begin`, then the merchant's browser through login and consent, up to the callback. */
-export const authorize = (options: MerchantConsent.BeginOptions = {}, walk: Browser.Walk = {}) =>
+export const authorize = (
+  options: MerchantConsent.BeginOptions = {},
+  walk: Omit<SandboxBrowser.Options, "redirectUri"> = {}
+) =>
   Effect.gen(function* () {
     const consent = yield* MerchantConsent.MerchantConsent
     const started = yield* consent.begin({ merchantVat: cafe.vat, ...options })
-    const callback = yield* Browser.walk(started.url, redirectUri, walk)
+    const reached = yield* SandboxBrowser.consent(started.url, { ...walk, redirectUri })
+    const callback: Callback =
+      reached._tag === "FormPost"
+        ? {
+            _tag: "FormPost",
+            action: reached.request.url,
+            body: new URLSearchParams(yield* Effect.promise(() => reached.request.text()))
+          }
+        : reached
     return { started, callback }
   })
 
+/** A `form_post` callback carrying `params`, as the browser would POST it. */
+const formPostTo = (action: string, params: URLSearchParams): Request =>
+  new Request(action, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: params.toString()
+  })
+
 /** What the browser delivers: the `form_post` POST as a `Request`, or the full redirect URL. */
-export const deliver = (callback: Browser.Callback): MerchantConsent.CallbackInput =>
-  callback._tag === "FormPost" ? Browser.formPostRequest(callback) : callback.url
+export const deliver = (callback: Callback): MerchantConsent.CallbackInput =>
+  callback._tag === "FormPost" ? formPostTo(callback.action, callback.body) : callback.url
 
 /** The authorization response parameters a callback carries. */
-export const paramsOf = (callback: Browser.Callback): URLSearchParams =>
+export const paramsOf = (callback: Callback): URLSearchParams =>
   callback._tag === "FormPost"
     ? new URLSearchParams(callback.body)
     : new URLSearchParams(new URL(callback.url).hash.slice(1))
 
 /** A `form_post` callback carrying `params`. */
-export const formPost = (params: URLSearchParams): Request =>
-  Browser.formPostRequest({ _tag: "FormPost", action: redirectUri, body: params })
+export const formPost = (params: URLSearchParams): Request => formPostTo(redirectUri, params)
 
 /** A JWT's payload, decoded and not verified. */
 export const claimsOf = (jwt: string): Record<string, unknown> =>

@@ -2,8 +2,8 @@
  * The platform stack pointed at an in-process sandbox, for tests over real loopback HTTP.
  * Build it inside the test so sandbox and client share the test's Clock.
  */
-import { FetchHttpClient } from "@effect/platform"
-import { Environment, SecureRandom } from "@mobilepay-auth/domain"
+import { FetchHttpClient, type HttpClient } from "@effect/platform"
+import { SecureRandom } from "@mobilepay-auth/domain"
 import { Sandbox } from "@mobilepay-auth/sandbox"
 import { Effect, Layer, Redacted } from "effect"
 import * as AuthHttp from "../../src/AuthHttp.js"
@@ -20,18 +20,9 @@ export interface Options {
   readonly config?: Partial<MobilePayConfig.Options>
   readonly http?: AuthHttp.Options
   readonly manager?: TokenManager.Options
+  /** The HTTP client under AuthHttp (it may read the sandbox, e.g. its certificate); default `fetch`. */
+  readonly client?: Layer.Layer<HttpClient.HttpClient, never, Sandbox.Sandbox>
 }
-
-export const environmentOf = (sandbox: Sandbox.Sandbox.Service) =>
-  Environment.custom({
-    name: "offline-sandbox",
-    discoveryUrl: sandbox.discoveryUrl,
-    issuer: sandbox.issuer,
-    integratorTokenUrl: sandbox.integratorTokenUrl,
-    integratorIssuer: sandbox.integratorIssuer,
-    apiBaseUrl: sandbox.baseUrl,
-    allowInsecureLoopback: true
-  })
 
 /** Sandbox + IntegratorAuth + everything below it, as one layer. */
 export const integratorStack = (options: Options = {}) =>
@@ -41,10 +32,12 @@ export const integratorStack = (options: Options = {}) =>
         Layer.provideMerge(TokenManager.layer(options.manager)),
         Layer.provideMerge(TokenVault.layerEphemeral),
         Layer.provideMerge(AuthHttp.layer({ allowInsecureLoopback: true, ...options.http })),
-        Layer.provide(FetchHttpClient.layer),
+        Layer.provide(
+          Layer.provide(options.client ?? FetchHttpClient.layer, Layer.succeed(Sandbox.Sandbox, sandbox))
+        ),
         Layer.provideMerge(
           MobilePayConfig.layer({
-            environment: environmentOf(sandbox),
+            environment: sandbox.environment,
             clientId: CLIENT_ID,
             clientSecret: Redacted.make(CLIENT_SECRET),
             clientSystemVersion: "2.3.4",
