@@ -7,7 +7,17 @@
  */
 import { FetchHttpClient } from "@effect/platform"
 import { type Environment, SecureRandom, type Token, Vat } from "@mobilepay-auth/domain"
-import { type Array as Arr, Cause, Effect, Exit, Layer, ManagedRuntime, Option, Redacted } from "effect"
+import {
+  type Array as Arr,
+  Cause,
+  type Duration,
+  Effect,
+  Exit,
+  Layer,
+  ManagedRuntime,
+  Option,
+  Redacted
+} from "effect"
 import * as AuthHttp from "./AuthHttp.js"
 import * as ConsentCallback from "./ConsentCallback.js"
 import * as IntegratorAuth from "./IntegratorAuth.js"
@@ -42,6 +52,11 @@ export interface MobilePayAuthOptions {
   readonly encryptionKeys?: string | Arr.NonEmptyReadonlyArray<TokenCipher.KeyMaterial>
   /** A durable store, e.g. `SqliteTokenStore.layer(...)` from `@mobilepay-auth/sql`. */
   readonly store?: Layer.Layer<TokenStore.TokenStore, unknown>
+  /**
+   * How long `dispose` lets a refresh that is underway store its rotated grant. Default 10 s;
+   * see `TokenManager.Options.shutdownTimeout`.
+   */
+  readonly shutdownTimeout?: Duration.DurationInput
 }
 
 /**
@@ -75,7 +90,10 @@ export interface MobilePayAuth {
    * environment's API base URL.
    */
   readonly fetch: (target: Target, input: string, init?: RequestInit) => Promise<Response>
-  /** Stops background refreshes and closes the store. */
+  /**
+   * Starts no new refresh, lets one underway store its grant (up to `shutdownTimeout`), then
+   * closes the store.
+   */
   readonly dispose: () => Promise<void>
 }
 
@@ -130,7 +148,12 @@ export const createMobilePayAuth = (options: MobilePayAuthOptions): MobilePayAut
           Layer.provide(options.store ?? TokenStore.layerMemory)
         )
   const services = Layer.mergeAll(IntegratorAuth.layer, MerchantConsent.layer()).pipe(
-    Layer.provideMerge(TokenManager.layer({ policy: config.policy })),
+    Layer.provideMerge(
+      TokenManager.layer({
+        policy: config.policy,
+        ...(options.shutdownTimeout === undefined ? {} : { shutdownTimeout: options.shutdownTimeout })
+      })
+    ),
     Layer.provideMerge(vault),
     Layer.provideMerge(
       AuthHttp.layer({

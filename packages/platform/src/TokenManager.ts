@@ -68,6 +68,14 @@ export interface Options {
   readonly leasePoll?: Duration.DurationInput
   /** Identity of this process in leases. Default: a random id. */
   readonly owner?: string
+  /**
+   * How long closing the manager's scope waits for refresh attempts that are underway. From
+   * the moment the scope starts closing no new refresh starts (a caller that would start one
+   * is interrupted), and refreshes that are only waiting (a back-off, another process's lease)
+   * stop at once; an attempt that may already have spent a one-time refresh token gets this
+   * long to store the rotated grant before it is interrupted. Default 10 s.
+   */
+  readonly shutdownTimeout?: Duration.DurationInput
 }
 
 /**
@@ -169,7 +177,8 @@ const retryAfterOf = (e: unknown): number | undefined =>
     : undefined
 
 /**
- * A manager; its background refreshes live in the enclosing scope.
+ * A manager; its background refreshes live in the enclosing scope. Closing the scope lets an
+ * attempt that is underway store its grant first (bounded by `shutdownTimeout`).
  *
  * @since 0.1.0
  * @category constructors
@@ -183,8 +192,31 @@ export const make = (
     const leaseTtl = Duration.toMillis(options.leaseTtl ?? "30 seconds")
     const leasePoll = Duration.decode(options.leasePoll ?? "50 millis")
     const owner = options.owner ?? `pid-${globalThis.crypto.randomUUID()}`
+    const shutdownTimeout = Duration.decode(options.shutdownTimeout ?? "10 seconds")
     const fibers = yield* FiberSet.make()
     const entries = new Map<string, Entry>()
+
+    // Interrupting a refresh between the token request and the store write would lose a rotated
+    // grant for good. This finalizer is added after the FiberSet, so it runs before the set
+    // interrupts its fibers: it stops new attempts, wakes the waiting ones (they stop), and gives
+    // the attempts underway `shutdownTimeout` to finish.
+    let closing = false
+    const shutdown = yield* Deferred.make<void>()
+    yield* Effect.addFinalizer(() =>
+      Effect.suspend(() => {
+        closing = true
+        return Deferred.succeed(shutdown, undefined)
+      }).pipe(
+        Effect.zipRight(
+          Effect.timeoutOption(Effect.interruptible(FiberSet.awaitEmpty(fibers)), shutdownTimeout)
+        )
+      )
+    )
+    // The point of no return of an attempt: past it, the token request may be sent.
+    const stopIfClosing = Effect.suspend(() => (closing ? Effect.interrupt : Effect.void))
+    // A wait that costs nothing to abandon ends as soon as shutdown begins.
+    const pause = (duration: Duration.DurationInput) =>
+      Effect.zipRight(Effect.raceFirst(Effect.sleep(duration), Deferred.await(shutdown)), stopIfClosing)
 
     const entryOf = (key: string): Entry => {
       let entry = entries.get(key)
@@ -232,7 +264,7 @@ export const make = (
         }
         // Take the lease; while another process holds it, watch for its result.
         while (!(yield* vault.store.acquireLease(grantKey(source.key), owner, leaseTtl))) {
-          yield* Effect.sleep(leasePoll)
+          yield* pause(leasePoll)
           const seen = yield* readStored(source.key)
           now = yield* Effect.clockWith((c) => c.currentTimeMillis)
           if (Option.isSome(seen) && usable(seen.value.value, now, jitter)) {
@@ -249,6 +281,7 @@ export const make = (
             Option.map(stored, (s) => s.value),
             () => currentGrant(entry)
           )
+          yield* stopIfClosing
           yield* Metric.increment(requestsOf(source.kind))
           const next = yield* source.obtain(current).pipe(
             Effect.tapError((e) =>
@@ -299,6 +332,7 @@ export const make = (
     const obtainMemory = <E>(source: TokenSource<E>, entry: Entry) =>
       Effect.gen(function* () {
         const current = currentGrant(entry)
+        yield* stopIfClosing
         yield* Metric.increment(requestsOf(source.kind))
         const next = yield* source.obtain(current)
         return {
@@ -365,7 +399,7 @@ export const make = (
             return
           }
           const retryAt = entry.state.retryAt
-          yield* Effect.sleep(Duration.millis(Math.max(0, retryAt - now)))
+          yield* pause(Duration.millis(Math.max(0, retryAt - now)))
           const at = yield* Effect.clockWith((c) => c.currentTimeMillis)
           entry.state = TokenLifecycle.transition(policy, entry.state, { _tag: "RefreshStarted", at })
         }
@@ -405,6 +439,13 @@ export const make = (
               return Effect.as(Metric.increment(hitsOf(source.kind)), decision.tokens)
             case "ServeAndRefresh":
             case "RefreshNow": {
+              // Shutting down: no new token request. A still-fresh token is served; anyone who
+              // would wait for a refresh that will never run is interrupted.
+              if (closing) {
+                return decision._tag === "ServeAndRefresh"
+                  ? Effect.succeed(decision.tokens)
+                  : Effect.interrupt
+              }
               entry.state = TokenLifecycle.transition(policy, entry.state, {
                 _tag: "RefreshStarted",
                 at: now
