@@ -38,6 +38,9 @@ export const make: Effect.Effect<Keys> = Effect.gen(function* () {
   const keys: Array<SigningKey> = [current]
   // Signs tokens the sandbox never published: for tests of signature checks.
   const foreign = yield* generate("sandbox-key-1")
+  // One key set until the next rotation: it imports each public key once, not per request.
+  const keySet = () => jose.createLocalJWKSet({ keys: keys.map((k) => k.publicJwk) })
+  let verifier = keySet()
 
   return {
     jwks: () => ({ keys: keys.map((k) => k.publicJwk) }),
@@ -51,15 +54,11 @@ export const make: Effect.Effect<Keys> = Effect.gen(function* () {
     verify: (token, now) =>
       Effect.promise(async () => {
         try {
-          const { payload } = await jose.jwtVerify(
-            token,
-            jose.createLocalJWKSet({ keys: keys.map((k) => k.publicJwk) }),
-            {
-              algorithms: ["RS256"],
-              currentDate: new Date(now),
-              clockTolerance: 0
-            }
-          )
+          const { payload } = await jose.jwtVerify(token, verifier, {
+            algorithms: ["RS256"],
+            currentDate: new Date(now),
+            clockTolerance: 0
+          })
           return payload
         } catch {
           return undefined
@@ -71,6 +70,7 @@ export const make: Effect.Effect<Keys> = Effect.gen(function* () {
         Effect.sync(() => {
           keys.push(key)
           current = key
+          verifier = keySet()
         })
     )
   }

@@ -6,10 +6,19 @@
  *
  * @since 0.1.0
  */
-import { Headers, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import {
+  Headers,
+  HttpClient,
+  HttpClientError,
+  type HttpClientRequest,
+  HttpClientResponse,
+  HttpServer,
+  HttpServerRequest,
+  HttpServerResponse
+} from "@effect/platform"
 import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
 import { Environment } from "@mobilepay-auth/domain"
-import { Context, Duration, Effect, Layer } from "effect"
+import { Chunk, Context, Duration, Effect, Layer, Stream } from "effect"
 import { createServer } from "node:http"
 import { createServer as createHttpsServer } from "node:https"
 import type * as jose from "jose"
@@ -58,6 +67,14 @@ export declare namespace Sandbox {
     readonly integratorTokenUrl: string
     readonly revocationUrl: string
     readonly jwksUrl: string
+    /**
+     * An `HttpClient` that hands each request for `baseUrl` straight to the sandbox, in the
+     * caller's fiber: no socket, no TLS, and the sandbox reads the caller's `Clock`, so a
+     * simulation on a test clock covers both sides. Counters, faults and quirks apply as over
+     * the network; a dropped connection is a `RequestError`. Other origins fail with a
+     * `RequestError` too (nothing leaves the process).
+     */
+    readonly client: HttpClient.HttpClient
     /** Requests received by an endpoint so far. */
     readonly requestCount: (endpoint: Endpoint) => Effect.Effect<number>
     /** The last 100 requests an endpoint received (method, path, headers), oldest first. */
@@ -123,6 +140,42 @@ const endpointOf = (path: string): Endpoint | undefined => {
       return "integratorToken"
     default:
       return path.startsWith("/api/") || path.startsWith("/pos/") ? "api" : undefined
+  }
+}
+
+// A fault that ends the exchange without an answer: the server destroys the socket.
+const dropped = Symbol("dropped")
+
+// The body of a client request as a WHATWG body.
+const webBody = (
+  body: HttpClientRequest.HttpClientRequest["body"]
+): Effect.Effect<string | Uint8Array<ArrayBuffer> | FormData | null, unknown> => {
+  switch (body._tag) {
+    case "Empty":
+      return Effect.succeed(null)
+    case "Uint8Array":
+      return Effect.succeed(new Uint8Array(body.body))
+    case "Raw":
+      return Effect.succeed(
+        typeof body.body === "string"
+          ? body.body
+          : body.body instanceof Uint8Array
+            ? new Uint8Array(body.body)
+            : String(body.body)
+      )
+    case "FormData":
+      return Effect.succeed(body.formData)
+    case "Stream":
+      return Effect.map(Stream.runCollect(body.stream), (chunks) => {
+        const parts = Chunk.toReadonlyArray(chunks)
+        const bytes = new Uint8Array(parts.reduce((n, part) => n + part.length, 0))
+        let offset = 0
+        for (const part of parts) {
+          bytes.set(part, offset)
+          offset += part.length
+        }
+        return bytes
+      })
   }
 }
 
@@ -201,15 +254,12 @@ export const make = (options: SandboxOptions = {}) =>
     })
 
     // A fault decides, before the real handler runs, whether this request is answered by it.
-    const injected = (endpoint: Endpoint, n: number, request: HttpServerRequest.HttpServerRequest) =>
+    const injected = (endpoint: Endpoint, n: number) =>
       Effect.gen(function* () {
         const fault = faults.get(endpoint)
         if (fault === undefined) return undefined
         if (fault.latencyMs !== undefined) yield* Effect.sleep(Duration.millis(fault.latencyMs))
-        if (fault.dropConnection === true) {
-          NodeHttpServerRequest.toIncomingMessage(request).socket.destroy()
-          return HttpServerResponse.empty({ status: 500 })
-        }
+        if (fault.dropConnection === true) return dropped
         if (fault.unauthorizedCount !== undefined && fault.unauthorizedCount > 0) {
           faults.set(endpoint, { ...fault, unauthorizedCount: fault.unauthorizedCount - 1 })
           return HttpServerResponse.text("Unauthorized", { status: 401 })
@@ -237,7 +287,11 @@ export const make = (options: SandboxOptions = {}) =>
         return undefined
       })
 
-    const handle = Effect.gen(function* () {
+    const handle: Effect.Effect<
+      HttpServerResponse.HttpServerResponse | typeof dropped,
+      never,
+      HttpServerRequest.HttpServerRequest
+    > = Effect.gen(function* () {
       const request = yield* HttpServerRequest.HttpServerRequest
       const url = new URL(request.url, "http://sandbox.invalid")
       const path = url.pathname
@@ -249,7 +303,7 @@ export const make = (options: SandboxOptions = {}) =>
         log.push({ method: request.method, path, headers: { ...request.headers } })
         if (log.length > 100) log.shift()
         recorded.set(endpoint, log)
-        const fault = yield* injected(endpoint, n, request)
+        const fault = yield* injected(endpoint, n)
         if (fault !== undefined) return fault
       }
       const headers = request.headers
@@ -295,12 +349,51 @@ export const make = (options: SandboxOptions = {}) =>
     const server = yield* HttpServer.HttpServer
     // Server spans record request headers: the gateway secret must be redacted like authorization.
     yield* server
-      .serve(handle)
+      .serve(
+        Effect.flatMap(handle, (response) =>
+          response === dropped
+            ? Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
+                NodeHttpServerRequest.toIncomingMessage(request).socket.destroy()
+                return HttpServerResponse.empty({ status: 500 })
+              })
+            : Effect.succeed(response)
+        )
+      )
       .pipe(Effect.locallyWith(Headers.currentRedactedNames, (names) => [...names, "x-ibm-client-secret"]))
     const address = server.address
     if (address._tag !== "TcpAddress") return yield* Effect.die("sandbox: expected a TCP address")
     const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname
     baseUrl = `${options.https ? "https" : "http"}://${host}:${address.port}`
+    const origin = new URL(baseUrl).origin
+
+    const client = HttpClient.make((request, url, signal) =>
+      Effect.gen(function* () {
+        const failure = (description: string) =>
+          new HttpClientError.RequestError({ request, reason: "Transport", description })
+        if (url.origin !== origin) {
+          return yield* Effect.fail(failure(`sandbox client: ${url.origin} is not the sandbox (${origin})`))
+        }
+        const headers = new globalThis.Headers(request.headers)
+        const contentType = request.body._tag === "Empty" ? undefined : request.body.contentType
+        if (contentType !== undefined && !headers.has("content-type"))
+          headers.set("content-type", contentType)
+        const body = yield* Effect.mapError(
+          webBody(request.body),
+          (cause) => new HttpClientError.RequestError({ request, reason: "Encode", cause })
+        )
+        const incoming = yield* Effect.try({
+          try: () => new Request(url, { method: request.method, headers, body, signal }),
+          catch: (cause) => new HttpClientError.RequestError({ request, reason: "Encode", cause })
+        })
+        const response = yield* Effect.provideService(
+          handle,
+          HttpServerRequest.HttpServerRequest,
+          HttpServerRequest.fromWeb(incoming)
+        )
+        if (response === dropped) return yield* Effect.fail(failure("sandbox: connection dropped"))
+        return HttpClientResponse.fromWeb(request, HttpServerResponse.toWeb(response))
+      })
+    )
 
     return Sandbox.of({
       baseUrl,
@@ -322,6 +415,7 @@ export const make = (options: SandboxOptions = {}) =>
       integratorTokenUrl: `${baseUrl}${paths.integratorToken}`,
       revocationUrl: `${baseUrl}${paths.revocation}`,
       jwksUrl: `${baseUrl}${paths.jwks}`,
+      client,
       requestCount: (endpoint) => Effect.sync(() => counts.get(endpoint) ?? 0),
       requests: (endpoint) => Effect.sync(() => [...(recorded.get(endpoint) ?? [])]),
       resetCounts: Effect.sync(() => {
