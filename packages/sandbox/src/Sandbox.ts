@@ -166,16 +166,10 @@ const webBody = (
     case "FormData":
       return Effect.succeed(body.formData)
     case "Stream":
-      return Effect.map(Stream.runCollect(body.stream), (chunks) => {
-        const parts = Chunk.toReadonlyArray(chunks)
-        const bytes = new Uint8Array(parts.reduce((n, part) => n + part.length, 0))
-        let offset = 0
-        for (const part of parts) {
-          bytes.set(part, offset)
-          offset += part.length
-        }
-        return bytes
-      })
+      return Effect.map(
+        Stream.runCollect(body.stream),
+        (chunks) => new Uint8Array(Buffer.concat(Chunk.toReadonlyArray(chunks)))
+      )
   }
 }
 

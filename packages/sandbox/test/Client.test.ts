@@ -4,7 +4,7 @@
  */
 import { HttpClientRequest } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, TestClock } from "effect"
+import { Effect, Either, Stream, TestClock } from "effect"
 import type { Sandbox } from "../src/Sandbox.js"
 import * as Flow from "./flow.js"
 
@@ -53,6 +53,34 @@ describe("Sandbox client (in process)", () => {
         expect(yield* sandbox.requestCount("discovery")).toBe(1)
         expect(yield* sandbox.requestCount("integratorToken")).toBe(1)
         expect(yield* sandbox.requestCount("api")).toBe(3)
+      })
+    )
+  )
+
+  it.effect("a streamed body arrives whole; a GET with a body is refused as the client's error", () =>
+    Flow.withSandbox((sandbox) =>
+      Effect.gen(function* () {
+        const form = new TextEncoder().encode("grant_type=client_credentials&merchant_vat=DK12345678")
+        const streamed = yield* sandbox.client.execute(
+          HttpClientRequest.post(sandbox.integratorTokenUrl).pipe(
+            HttpClientRequest.setHeader(
+              "authorization",
+              Flow.basic("sandbox-integrator-client", "sandbox-integrator-secret")
+            ),
+            HttpClientRequest.bodyStream(Stream.make(form.slice(0, 10), form.slice(10)), {
+              contentType: "application/x-www-form-urlencoded"
+            })
+          )
+        )
+        expect(streamed.status).toBe(200)
+        expect(yield* streamed.json).toMatchObject({ token_type: "Bearer", expires_in: 3700 })
+
+        const getWithBody = yield* Effect.either(
+          sandbox.client.execute(
+            HttpClientRequest.get(sandbox.discoveryUrl).pipe(HttpClientRequest.bodyText("x"))
+          )
+        )
+        expect(Either.isLeft(getWithBody) && getWithBody.left.reason).toBe("Encode")
       })
     )
   )
