@@ -71,7 +71,7 @@ export interface Options {
   /**
    * How long closing the manager's scope waits for refresh attempts that are underway. From
    * the moment the scope starts closing no new refresh starts (a caller that would start one
-   * is interrupted), and refreshes that are only waiting (a back-off, another process's lease)
+   * is interrupted), and refreshes that are only waiting (for another process's lease)
    * stop at once; an attempt that may already have spent a one-time refresh token gets this
    * long to store the rotated grant before it is interrupted. Default 10 s.
    */
@@ -341,7 +341,8 @@ export const make = (
         }
       })
 
-    // The owner of a refresh cycle: runs attempts until success, a rejected grant, or cool-down.
+    // The owner of a refresh cycle: one attempt (AuthHttp already retried transient failures
+    // within it), then tokens, a rejected grant, or a cool-down that callers see as the error.
     const runCycle = <E>(
       source: TokenSource<E>,
       entry: Entry,
@@ -349,60 +350,51 @@ export const make = (
     ) =>
       Effect.gen(function* () {
         yield* Metric.increment(refreshesOf(source.kind))
-        while (true) {
-          const result = yield* Effect.either(
-            source.persistent ? obtainPersistent(source, entry) : obtainMemory(source, entry)
-          )
-          const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
-          if (result._tag === "Right") {
-            const jitter = yield* Random.next
-            const { grant } = result.right
-            entry.attributes = grant.attributes
-            entry.lastError = undefined
-            entry.state = TokenLifecycle.transition(policy, entry.state, {
-              _tag: "RefreshSucceeded",
-              at: now,
-              tokens: grant.tokens,
-              jitter
-            })
-            if (entry.inflight === inflight) entry.inflight = undefined
-            yield* Deferred.succeed(inflight, grant.tokens)
-            return
-          }
-          const error = result.left
-          yield* Metric.increment(Metric.tagged(failuresOf(source.kind), "error", tagOf(error)))
-          if (isGrantGone(error)) {
-            // The source's own ConsentRequired (e.g. "missing") is kept; invalid_grant means revoked.
-            const gone =
-              error instanceof AuthError.ConsentRequired
-                ? error
-                : new AuthError.ConsentRequired({ merchant: source.subject ?? source.key, reason: "revoked" })
-            entry.state = TokenLifecycle.transition(policy, entry.state, { _tag: "GrantRejected", at: now })
-            entry.lastError = gone
-            if (entry.inflight === inflight) entry.inflight = undefined
-            yield* Deferred.fail(inflight, gone)
-            return
-          }
-          const retryAfterMillis = retryAfterOf(error)
+        const result = yield* Effect.either(
+          source.persistent ? obtainPersistent(source, entry) : obtainMemory(source, entry)
+        )
+        const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
+        if (result._tag === "Right") {
+          const jitter = yield* Random.next
+          const { grant } = result.right
+          entry.attributes = grant.attributes
+          entry.lastError = undefined
           entry.state = TokenLifecycle.transition(policy, entry.state, {
-            _tag: "RefreshFailed",
+            _tag: "RefreshSucceeded",
             at: now,
-            // Each attempt already had its bounded retries in AuthHttp: a failed cycle cools the
-            // key down (exponentially, honouring Retry-After) instead of multiplying requests.
-            final: true,
-            ...(retryAfterMillis === undefined ? {} : { retryAfterMillis })
+            tokens: grant.tokens,
+            jitter
           })
-          if (entry.state._tag !== "BackingOff") {
-            entry.lastError = error
-            if (entry.inflight === inflight) entry.inflight = undefined
-            yield* Deferred.fail(inflight, error)
-            return
-          }
-          const retryAt = entry.state.retryAt
-          yield* pause(Duration.millis(Math.max(0, retryAt - now)))
-          const at = yield* Effect.clockWith((c) => c.currentTimeMillis)
-          entry.state = TokenLifecycle.transition(policy, entry.state, { _tag: "RefreshStarted", at })
+          if (entry.inflight === inflight) entry.inflight = undefined
+          yield* Deferred.succeed(inflight, grant.tokens)
+          return
         }
+        const error = result.left
+        yield* Metric.increment(Metric.tagged(failuresOf(source.kind), "error", tagOf(error)))
+        if (isGrantGone(error)) {
+          // The source's own ConsentRequired (e.g. "missing") is kept; invalid_grant means revoked.
+          const gone =
+            error instanceof AuthError.ConsentRequired
+              ? error
+              : new AuthError.ConsentRequired({ merchant: source.subject ?? source.key, reason: "revoked" })
+          entry.state = TokenLifecycle.transition(policy, entry.state, { _tag: "GrantRejected", at: now })
+          entry.lastError = gone
+          if (entry.inflight === inflight) entry.inflight = undefined
+          yield* Deferred.fail(inflight, gone)
+          return
+        }
+        const retryAfterMillis = retryAfterOf(error)
+        // A failed cycle cools the key down (exponentially, honouring Retry-After) instead of
+        // multiplying requests: until then callers get this error, or the token while it is fresh.
+        entry.state = TokenLifecycle.transition(policy, entry.state, {
+          _tag: "RefreshFailed",
+          at: now,
+          final: true,
+          ...(retryAfterMillis === undefined ? {} : { retryAfterMillis })
+        })
+        entry.lastError = error
+        if (entry.inflight === inflight) entry.inflight = undefined
+        yield* Deferred.fail(inflight, error)
       }).pipe(
         Effect.withSpan("mobilepay_auth.refresh", { attributes: { kind: source.kind, key: source.key } }),
         // Never leave waiters hanging, whatever happens to the owner.
