@@ -14,19 +14,13 @@ an API call and 1 to 2.5 ms a token request), not in waiting; a clock step costs
  */
 import { HttpClient, HttpClientError, HttpClientRequest, HttpClientResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Environment, SecureRandom, Token, TokenLifecycle, Vat } from "@mobilepay-auth/domain"
+import { Environment, Token, TokenLifecycle, Vat } from "@mobilepay-auth/domain"
 import { Clock, Effect, Layer, Random, Redacted, TestClock, Tracer } from "effect"
-import * as AuthHttp from "../src/AuthHttp.js"
-import * as IntegratorAuth from "../src/IntegratorAuth.js"
-import * as MobilePayConfig from "../src/MobilePayConfig.js"
 import * as MobilePayHttpClient from "../src/MobilePayHttpClient.js"
-import * as TokenManager from "../src/TokenManager.js"
-import * as TokenVault from "../src/TokenVault.js"
 import * as SimulatedClock from "./utils/SimulatedClock.js"
+import { CLIENT_ID, CLIENT_SECRET, platformStack } from "./utils/sandboxStack.js"
 
 const DAY_SECONDS = 24 * 3600
-const CLIENT_ID = "sim-client"
-const CLIENT_SECRET = "sim-secret-4b1d"
 // Never contacted: every request is answered by the fake client in process.
 const BASE = "http://127.0.0.1:9"
 
@@ -92,27 +86,16 @@ const fakeMobilePay = (lifetimeSeconds: number) => {
 }
 
 const stack = (client: HttpClient.HttpClient) =>
-  IntegratorAuth.layer.pipe(
-    Layer.provideMerge(TokenManager.layer()),
-    Layer.provideMerge(TokenVault.layerEphemeral),
-    Layer.provideMerge(AuthHttp.layer({ allowInsecureLoopback: true })),
-    Layer.provide(Layer.succeed(HttpClient.HttpClient, client)),
-    Layer.provideMerge(
-      MobilePayConfig.layer({
-        environment: Environment.custom({
-          name: "simulation",
-          discoveryUrl: `${BASE}/account/.well-known/openid-configuration`,
-          issuer: `${BASE}/account`,
-          integratorTokenUrl: `${BASE}/integrator-authentication/connect/token`,
-          apiBaseUrl: BASE,
-          allowInsecureLoopback: true
-        }),
-        clientId: CLIENT_ID,
-        clientSecret: Redacted.make(CLIENT_SECRET),
-        clientSystemVersion: "2.3.4"
-      })
-    ),
-    Layer.provideMerge(SecureRandom.layerWebCrypto)
+  platformStack(
+    Environment.custom({
+      name: "simulation",
+      discoveryUrl: `${BASE}/account/.well-known/openid-configuration`,
+      issuer: `${BASE}/account`,
+      integratorTokenUrl: `${BASE}/integrator-authentication/connect/token`,
+      apiBaseUrl: BASE,
+      allowInsecureLoopback: true
+    }),
+    Layer.succeed(HttpClient.HttpClient, client)
   )
 
 /**

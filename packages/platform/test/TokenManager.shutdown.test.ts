@@ -4,10 +4,11 @@
  * refreshes that are only waiting stop at once and no new token request starts.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { SecureRandom, Token } from "@mobilepay-auth/domain"
+import { SecureRandom } from "@mobilepay-auth/domain"
 import { Deferred, Effect, Exit, Fiber, FiberId, Option, Redacted, Scope, TestClock } from "effect"
 import * as TokenManager from "../src/TokenManager.js"
 import * as TokenVault from "../src/TokenVault.js"
+import { rotatedGrant } from "./utils/grants.js"
 
 // A token endpoint with one-time rotation: every answer carries `rt-<n>`. `started` completes when
 // a request arrives; the answer then waits for `answer` (a Deferred to release, or never).
@@ -23,19 +24,7 @@ const rotating = (key: string, answer: Effect.Effect<void>) => {
         const n = ++requests
         yield* Deferred.succeed(started, undefined)
         yield* answer
-        const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
-        return {
-          tokens: Token.fromResponse(
-            {
-              access_token: Redacted.make(`at-${n}`),
-              token_type: "Bearer",
-              expires_in: 300,
-              refresh_token: Redacted.make(`rt-${n}`)
-            },
-            now
-          ),
-          attributes: {}
-        }
+        return rotatedGrant(n, yield* Effect.clockWith((c) => c.currentTimeMillis))
       })
   }
   return { source, started, requests: () => requests }
@@ -49,23 +38,20 @@ const managerIn = (scope: Scope.Scope, options?: TokenManager.Options) =>
 const expiredGrant = (manager: TokenManager.TokenManager.Service, key: string) =>
   Effect.gen(function* () {
     const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
-    yield* manager.install(
-      key,
-      {
-        tokens: Token.fromResponse(
-          {
-            access_token: Redacted.make("at-0"),
-            token_type: "Bearer",
-            expires_in: 300,
-            refresh_token: Redacted.make("rt-0")
-          },
-          now
-        ),
-        attributes: {}
-      },
-      { persistent: true }
-    )
+    yield* manager.install(key, rotatedGrant(0, now), { persistent: true })
     yield* TestClock.adjust("300 seconds")
+  })
+
+// A refresh of `key` (with an expired grant) whose token request has arrived at the server and
+// waits there for `release`: past the point where closing may interrupt it.
+const refreshUnderway = (manager: TokenManager.TokenManager.Service, key: string) =>
+  Effect.gen(function* () {
+    const release = yield* Deferred.make<void>()
+    const server = rotating(key, Deferred.await(release))
+    yield* expiredGrant(manager, key)
+    const caller = yield* Effect.fork(manager.get(server.source))
+    yield* Deferred.await(server.started)
+    return { release, server, caller }
   })
 
 const storedRefreshToken = (manager: TokenManager.TokenManager.Service, key: string) =>
@@ -88,12 +74,7 @@ describe("TokenManager shutdown", () => {
       Effect.gen(function* () {
         const scope = yield* Scope.make()
         const manager = yield* managerIn(scope)
-        const release = yield* Deferred.make<void>()
-        const server = rotating("m1", Deferred.await(release))
-        yield* expiredGrant(manager, "m1")
-
-        const caller = yield* Effect.fork(manager.get(server.source))
-        yield* Deferred.await(server.started)
+        const { caller, release, server } = yield* refreshUnderway(manager, "m1")
         const close = yield* Effect.fork(Scope.close(scope, Exit.void))
         yield* TestClock.adjust("1 second")
         // rt-0 is spent at the server; closing now would lose rt-1.
@@ -142,11 +123,7 @@ describe("TokenManager shutdown", () => {
         const scope = yield* Scope.make()
         const manager = yield* managerIn(scope, { shutdownTimeout: "1 minute" })
         // m1: an attempt underway, which close waits for.
-        const release = yield* Deferred.make<void>()
-        const busy = rotating("m1", Deferred.await(release))
-        yield* expiredGrant(manager, "m1")
-        const busyCaller = yield* Effect.fork(manager.get(busy.source))
-        yield* Deferred.await(busy.started)
+        const { caller: busyCaller, release } = yield* refreshUnderway(manager, "m1")
         // m2: another instance holds the lease, so this refresh polls the store and waits.
         expect(yield* vault.store.acquireLease(TokenManager.grantKey("m2"), "other-instance", 30_000)).toBe(
           true
@@ -178,11 +155,7 @@ describe("TokenManager shutdown", () => {
       Effect.gen(function* () {
         const scope = yield* Scope.make()
         const manager = yield* managerIn(scope)
-        const release = yield* Deferred.make<void>()
-        const busy = rotating("m1", Deferred.await(release))
-        yield* expiredGrant(manager, "m1")
-        yield* Effect.fork(manager.get(busy.source))
-        yield* Deferred.await(busy.started)
+        const { release, server: busy } = yield* refreshUnderway(manager, "m1")
         const close = yield* Effect.fork(Scope.close(scope, Exit.void))
         yield* settle
 

@@ -3,6 +3,7 @@ import { AuthError, SecureRandom, Token } from "@mobilepay-auth/domain"
 import { Context, Effect, Layer, Metric, Option, Redacted, TestClock } from "effect"
 import * as TokenManager from "../src/TokenManager.js"
 import * as TokenVault from "../src/TokenVault.js"
+import { rotatedGrant } from "./utils/grants.js"
 
 const TestLayer = TokenManager.layer().pipe(
   Layer.provideMerge(TokenVault.layerEphemeral),
@@ -94,19 +95,9 @@ describe("TokenManager across instances sharing one store", () => {
           }
           issued++
           valid = `rt-${issued}`
-          const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
-          return {
-            tokens: Token.fromResponse(
-              {
-                access_token: Redacted.make(`at-${issued}`),
-                token_type: "Bearer",
-                expires_in: 300,
-                refresh_token: Redacted.make(valid)
-              },
-              now
-            ),
-            attributes: { verifier: "kept" }
-          }
+          return rotatedGrant(issued, yield* Effect.clockWith((c) => c.currentTimeMillis), {
+            verifier: "kept"
+          })
         })
     })
     return { source, stats: () => ({ tokenRequests, invalidGrants }) }
@@ -121,22 +112,7 @@ describe("TokenManager across instances sharing one store", () => {
       const a = yield* Layer.build(managerLayer("a")).pipe(Effect.map(Context.get(TokenManager.TokenManager)))
       const b = yield* Layer.build(managerLayer("b")).pipe(Effect.map(Context.get(TokenManager.TokenManager)))
       const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
-      yield* a.install(
-        "m1",
-        {
-          tokens: Token.fromResponse(
-            {
-              access_token: Redacted.make("at-0"),
-              token_type: "Bearer",
-              expires_in: 300,
-              refresh_token: Redacted.make("rt-0")
-            },
-            now
-          ),
-          attributes: { verifier: "kept" }
-        },
-        { persistent: true }
-      )
+      yield* a.install("m1", rotatedGrant(0, now, { verifier: "kept" }), { persistent: true })
       for (let round = 0; round < 5; round++) {
         yield* TestClock.adjust("280 seconds")
         const fiber = yield* Effect.fork(

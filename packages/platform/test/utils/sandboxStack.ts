@@ -3,7 +3,7 @@
  * Build it inside the test so sandbox and client share the test's Clock.
  */
 import { FetchHttpClient, type HttpClient } from "@effect/platform"
-import { SecureRandom } from "@mobilepay-auth/domain"
+import { type Environment, SecureRandom } from "@mobilepay-auth/domain"
 import { Sandbox } from "@mobilepay-auth/sandbox"
 import { Effect, Layer, Redacted } from "effect"
 import * as AuthHttp from "../../src/AuthHttp.js"
@@ -24,27 +24,40 @@ export interface Options {
   readonly client?: Layer.Layer<HttpClient.HttpClient, never, Sandbox.Sandbox>
 }
 
+/**
+ * IntegratorAuth and everything below it (token manager, ephemeral vault, AuthHttp allowing
+ * loopback http, config, WebCrypto) over `client`, for `environment`.
+ */
+export const platformStack = <E, R>(
+  environment: Environment.Environment,
+  client: Layer.Layer<HttpClient.HttpClient, E, R>,
+  options: Omit<Options, "sandbox" | "client"> = {}
+) =>
+  IntegratorAuth.layer.pipe(
+    Layer.provideMerge(TokenManager.layer(options.manager)),
+    Layer.provideMerge(TokenVault.layerEphemeral),
+    Layer.provideMerge(AuthHttp.layer({ allowInsecureLoopback: true, ...options.http })),
+    Layer.provide(client),
+    Layer.provideMerge(
+      MobilePayConfig.layer({
+        environment,
+        clientId: CLIENT_ID,
+        clientSecret: Redacted.make(CLIENT_SECRET),
+        clientSystemVersion: "2.3.4",
+        ...options.config
+      })
+    ),
+    Layer.provideMerge(SecureRandom.layerWebCrypto)
+  )
+
 /** Sandbox + IntegratorAuth + everything below it, as one layer. */
 export const integratorStack = (options: Options = {}) =>
   Layer.unwrapEffect(
     Effect.map(Sandbox.Sandbox, (sandbox) =>
-      IntegratorAuth.layer.pipe(
-        Layer.provideMerge(TokenManager.layer(options.manager)),
-        Layer.provideMerge(TokenVault.layerEphemeral),
-        Layer.provideMerge(AuthHttp.layer({ allowInsecureLoopback: true, ...options.http })),
-        Layer.provide(
-          Layer.provide(options.client ?? FetchHttpClient.layer, Layer.succeed(Sandbox.Sandbox, sandbox))
-        ),
-        Layer.provideMerge(
-          MobilePayConfig.layer({
-            environment: sandbox.environment,
-            clientId: CLIENT_ID,
-            clientSecret: Redacted.make(CLIENT_SECRET),
-            clientSystemVersion: "2.3.4",
-            ...options.config
-          })
-        ),
-        Layer.provideMerge(SecureRandom.layerWebCrypto)
+      platformStack(
+        sandbox.environment,
+        Layer.provide(options.client ?? FetchHttpClient.layer, Layer.succeed(Sandbox.Sandbox, sandbox)),
+        options
       )
     )
   ).pipe(
