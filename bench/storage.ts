@@ -6,7 +6,8 @@
  */
 import { SecureRandom, Token } from "@mobilepay-auth/domain"
 import { Grant, TokenCipher, TokenStore, TokenVault } from "@mobilepay-auth/platform"
-import { PgTokenStore, SqliteTokenStore } from "@mobilepay-auth/sql"
+import { PgTokenStore } from "@mobilepay-auth/sql-pg"
+import { SqliteTokenStore } from "@mobilepay-auth/sql-sqlite"
 import { Effect, Layer, Option, Redacted } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"

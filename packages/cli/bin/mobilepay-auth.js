@@ -1,6 +1,3 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI directly (no build step) through tsx's loader.
-import { register } from "tsx/esm/api"
-
-register()
-await import("../src/bin.ts")
+// The published command: the compiled CLI (pnpm build writes dist/).
+import "../dist/bin.js"

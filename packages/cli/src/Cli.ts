@@ -18,7 +18,7 @@ import {
   TokenCipher
 } from "@mobilepay-auth/platform"
 import { Sandbox } from "@mobilepay-auth/sandbox"
-import { SqliteTokenStore } from "@mobilepay-auth/sql"
+import { SqliteTokenStore } from "@mobilepay-auth/sql-sqlite"
 import {
   Cause,
   Config,

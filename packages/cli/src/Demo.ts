@@ -20,7 +20,7 @@ import {
   TokenVault
 } from "@mobilepay-auth/platform"
 import { Sandbox, SandboxBrowser } from "@mobilepay-auth/sandbox"
-import { SqliteTokenStore } from "@mobilepay-auth/sql"
+import { SqliteTokenStore } from "@mobilepay-auth/sql-sqlite"
 import { Console, Duration, Effect, Layer, Option, Redacted } from "effect"
 import * as Fs from "node:fs/promises"
 import { createServer } from "node:http"

@@ -25,7 +25,7 @@ export const Nonce = Brand.nominal<Nonce>()
  * @since 0.1.0
  * @category constructors
  */
-export const generate: Effect.Effect<Nonce, never, SecureRandom.SecureRandom> = Effect.map(
+export const generate: Effect.Effect<Nonce, never> = Effect.map(
   SecureRandom.base64url(32),
   Nonce
 )

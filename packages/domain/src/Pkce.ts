@@ -62,7 +62,7 @@ export const challengeOf = (verifier: CodeVerifier): Effect.Effect<string> =>
  * @since 0.1.0
  * @category constructors
  */
-export const generate: Effect.Effect<Pkce, never, SecureRandom.SecureRandom> = Effect.gen(function* () {
+export const generate: Effect.Effect<Pkce, never> = Effect.gen(function* () {
   const verifier = Redacted.make(yield* SecureRandom.base64url(32))
   const challenge = yield* challengeOf(verifier)
   return { verifier, challenge, method: "S256" } as const

@@ -7,14 +7,20 @@
  */
 import { Context, Effect, Encoding, Layer } from "effect"
 
+const webCrypto: SecureRandom.Service = {
+  bytes: (size) => Effect.sync(() => globalThis.crypto.getRandomValues(new Uint8Array(size)))
+}
+
 /**
+ * The randomness source. A `Context.Reference` whose default is WebCrypto, so nothing needs
+ * providing it; tests override it with {@link layerSeeded}.
+ *
  * @since 0.1.0
  * @category tags
  */
-export class SecureRandom extends Context.Tag("@mobilepay-auth/domain/SecureRandom")<
-  SecureRandom,
-  SecureRandom.Service
->() {}
+export class SecureRandom extends Context.Reference<SecureRandom>()("@mobilepay-auth/domain/SecureRandom", {
+  defaultValue: (): SecureRandom.Service => webCrypto
+}) {}
 
 /**
  * @since 0.1.0
@@ -36,9 +42,7 @@ export declare namespace SecureRandom {
  * @since 0.1.0
  * @category layers
  */
-export const layerWebCrypto: Layer.Layer<SecureRandom> = Layer.succeed(SecureRandom, {
-  bytes: (size) => Effect.sync(() => globalThis.crypto.getRandomValues(new Uint8Array(size)))
-})
+export const layerWebCrypto: Layer.Layer<SecureRandom> = Layer.succeed(SecureRandom, webCrypto)
 
 /**
  * A deterministic source for tests: the same seed gives the same bytes. Never use it for
@@ -74,5 +78,5 @@ export const layerSeeded = (seed: number): Layer.Layer<SecureRandom> =>
  * @since 0.1.0
  * @category utils
  */
-export const base64url = (size: number): Effect.Effect<string, never, SecureRandom> =>
+export const base64url = (size: number): Effect.Effect<string> =>
   Effect.flatMap(SecureRandom, (random) => Effect.map(random.bytes(size), Encoding.encodeBase64Url))

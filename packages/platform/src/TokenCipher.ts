@@ -83,7 +83,7 @@ const keyError = (id: string, why: string) =>
  */
 export const make = (
   keys: Arr.NonEmptyReadonlyArray<KeyMaterial>
-): Effect.Effect<TokenCipher.Service, AuthError.InvalidRequest, SecureRandom.SecureRandom> =>
+): Effect.Effect<TokenCipher.Service, AuthError.InvalidRequest> =>
   Effect.gen(function* () {
     const random = yield* SecureRandom.SecureRandom
     const imported = new Map(yield* Effect.forEach(keys, importKey))
@@ -166,7 +166,7 @@ export const make = (
  */
 export const layer = (
   keys: Arr.NonEmptyReadonlyArray<KeyMaterial>
-): Layer.Layer<TokenCipher, AuthError.InvalidRequest, SecureRandom.SecureRandom> =>
+): Layer.Layer<TokenCipher, AuthError.InvalidRequest> =>
   Layer.effect(TokenCipher, make(keys))
 
 /**
@@ -200,7 +200,7 @@ export const parseKeyList = (
  */
 export const layerConfig = (
   name = "MOBILEPAY_ENCRYPTION_KEYS"
-): Layer.Layer<TokenCipher, AuthError.InvalidRequest | ConfigError.ConfigError, SecureRandom.SecureRandom> =>
+): Layer.Layer<TokenCipher, AuthError.InvalidRequest | ConfigError.ConfigError> =>
   Layer.effect(
     TokenCipher,
     Effect.flatMap(
@@ -219,11 +219,7 @@ export const layerConfig = (
  * @since 0.1.0
  * @category constructors
  */
-export const generateKey: Effect.Effect<
-  Redacted.Redacted<string>,
-  never,
-  SecureRandom.SecureRandom
-> = Effect.map(
+export const generateKey: Effect.Effect<Redacted.Redacted<string>> = Effect.map(
   Effect.flatMap(SecureRandom.SecureRandom, (r) => r.bytes(32)),
   (bytes) => Redacted.make(Encoding.encodeBase64(bytes))
 )

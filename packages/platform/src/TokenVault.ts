@@ -7,7 +7,6 @@
  */
 import { AuthError } from "@mobilepay-auth/domain"
 import { Context, Effect, Layer, Option, ParseResult, Schema } from "effect"
-import type { SecureRandom } from "@mobilepay-auth/domain"
 import * as TokenCipher from "./TokenCipher.js"
 import * as TokenStore from "./TokenStore.js"
 
@@ -147,7 +146,7 @@ export const layer: Layer.Layer<TokenVault, never, TokenStore.TokenStore | Token
  * @since 0.1.0
  * @category layers
  */
-export const layerEphemeral: Layer.Layer<TokenVault, never, SecureRandom.SecureRandom> = Layer.unwrapEffect(
+export const layerEphemeral: Layer.Layer<TokenVault> = Layer.unwrapEffect(
   Effect.gen(function* () {
     const secret = yield* TokenCipher.generateKey
     const cipher = yield* Effect.orDie(TokenCipher.make([{ id: "ephemeral", secret }]))

@@ -1,5 +1,5 @@
 import * as TokenStore from "../src/TokenStore.js"
-import { tokenStoreContract } from "./TokenStoreContract.js"
+import { tokenStoreContract } from "@mobilepay-auth/platform/testing"
 
 // Every in-memory instance is separate, so the cross-instance races do not apply.
 tokenStoreContract("memory", TokenStore.layerMemory, { shared: false })

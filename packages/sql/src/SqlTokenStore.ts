@@ -11,6 +11,7 @@ import type { AuthError } from "@mobilepay-auth/domain"
 import { TokenStore } from "@mobilepay-auth/platform"
 import { Layer } from "effect"
 import type { Effect } from "effect"
+import * as failure from "./internal/failure.js"
 import * as internal from "./internal/store.js"
 
 /**
@@ -31,3 +32,25 @@ export const make: Effect.Effect<TokenStore.TokenStore.Service, AuthError.StoreF
  */
 export const layer: Layer.Layer<TokenStore.TokenStore, AuthError.StoreFailure, SqlClient.SqlClient> =
   Layer.effect(TokenStore.TokenStore, internal.make)
+
+/**
+ * Turns an @effect/sql error into `StoreFailure` keeping only the driver's error code and
+ * @effect/sql's fixed message (a driver's own message can quote a parameter). For driver
+ * adapters such as `@mobilepay-auth/sql-sqlite` and `@mobilepay-auth/sql-pg`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const storeFailure: (
+  operation: string
+) => (error: { readonly message: string; readonly cause?: unknown }) => AuthError.StoreFailure =
+  failure.fromSqlError
+
+/**
+ * {@link storeFailure} for a driver's defect (a thrown error while opening a connection).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const storeFailureFromDefect: (operation: string, message: string, defect: unknown) => AuthError.StoreFailure =
+  failure.fromDefect

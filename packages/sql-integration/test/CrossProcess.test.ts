@@ -9,7 +9,7 @@ import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { pathToFileURL } from "node:url"
-import * as PgTokenStore from "../src/PgTokenStore.js"
+import * as PgTokenStore from "@mobilepay-auth/sql-pg/PgTokenStore"
 import {
   policy,
   Report,

@@ -15,8 +15,7 @@ import { Config, Context, Duration, Effect, Layer } from "effect"
 import type { ConfigError } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
-import { fromDefect, fromSqlError } from "./internal/failure.js"
-import * as SqlTokenStore from "./SqlTokenStore.js"
+import * as SqlTokenStore from "@mobilepay-auth/sql/SqlTokenStore"
 
 /**
  * @since 0.1.0
@@ -53,7 +52,7 @@ const openFailure = (cause: unknown) =>
   new AuthError.StoreFailure({
     operation: "open",
     reason: "unavailable",
-    description: fromSqlError("open")({ message: "could not prepare the database file", cause }).description
+    description: SqlTokenStore.storeFailure("open")({ message: "could not prepare the database file", cause }).description
   })
 
 const prepareFile = (filename: string) =>
@@ -84,7 +83,7 @@ export const layerClient = (
       const created = yield* prepareFile(options.filename)
       const client = yield* SqliteClient.make({ filename: options.filename }).pipe(
         Effect.catchAllDefect((defect) =>
-          Effect.fail(fromDefect("open", "could not open the database file", defect))
+          Effect.fail(SqlTokenStore.storeFailureFromDefect("open", "could not open the database file", defect))
         )
       )
       if (created) {
@@ -96,7 +95,7 @@ export const layerClient = (
           client.unsafe(`PRAGMA busy_timeout = ${busyMillis}`),
           client.unsafe("PRAGMA secure_delete = ON")
         ]),
-        fromSqlError("open")
+        SqlTokenStore.storeFailure("open")
       )
       return Context.make(SqliteClient.SqliteClient, client).pipe(Context.add(SqlClient.SqlClient, client))
     })

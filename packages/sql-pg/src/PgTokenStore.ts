@@ -12,8 +12,7 @@ import type { AuthError } from "@mobilepay-auth/domain"
 import type { TokenStore } from "@mobilepay-auth/platform"
 import { Config, Context, Effect, Layer } from "effect"
 import type { ConfigError, Duration, Redacted } from "effect"
-import { fromSqlError } from "./internal/failure.js"
-import * as SqlTokenStore from "./SqlTokenStore.js"
+import * as SqlTokenStore from "@mobilepay-auth/sql/SqlTokenStore"
 
 /**
  * @since 0.1.0
@@ -60,7 +59,7 @@ export const layerClient = (
           ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
           ...(options.connectTimeout === undefined ? {} : { connectTimeout: options.connectTimeout })
         }),
-        fromSqlError("connect")
+        SqlTokenStore.storeFailure("connect")
       ),
       (client) => Context.make(PgClient.PgClient, client).pipe(Context.add(SqlClient.SqlClient, client))
     )

@@ -6,8 +6,8 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll } from "vitest"
-import { tokenStoreContract } from "../../platform/test/TokenStoreContract.js"
-import * as SqliteTokenStore from "../src/SqliteTokenStore.js"
+import { tokenStoreContract } from "@mobilepay-auth/platform/testing"
+import * as SqliteTokenStore from "@mobilepay-auth/sql-sqlite/SqliteTokenStore"
 
 const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "mobilepay-sqlite-"))
 afterAll(() => Fs.rmSync(dir, { recursive: true, force: true }))

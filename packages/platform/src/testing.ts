@@ -10,7 +10,7 @@ import { describe, expect, it, layer } from "@effect/vitest"
 import type { AuthError } from "@mobilepay-auth/domain"
 import { Context, Effect, Layer, Option, TestClock } from "effect"
 import type { Scope } from "effect"
-import * as TokenStore from "../src/TokenStore.js"
+import * as TokenStore from "./TokenStore.js"
 
 /**
  * @since 0.1.0

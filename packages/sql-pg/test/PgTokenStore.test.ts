@@ -3,8 +3,8 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { TokenStore } from "@mobilepay-auth/platform"
 import { Effect, Exit, Layer, Redacted } from "effect"
 import { afterAll, beforeAll } from "vitest"
-import { tokenStoreContract } from "../../platform/test/TokenStoreContract.js"
-import * as PgTokenStore from "../src/PgTokenStore.js"
+import { tokenStoreContract } from "@mobilepay-auth/platform/testing"
+import * as PgTokenStore from "@mobilepay-auth/sql-pg/PgTokenStore"
 
 // PostgreSQL tests need a server: `.ci/postgres.sh` starts one and exports the URL. Without
 // it they are skipped locally, loudly; in CI a missing or unreachable server is a failure.

@@ -1,0 +1,11 @@
+// Tests run on the sources: every `@mobilepay-auth/<package>` import (and its subpaths)
+// resolves to `packages/<package>/src`, as `paths` in tsconfig.base.json does for tsc and
+// tsx. Published packages resolve to `dist/` through their `exports` instead.
+import * as Path from "node:path"
+
+const packages = Path.join(import.meta.dirname, "packages")
+
+export const sourceAliases = [
+  { find: /^@mobilepay-auth\/([a-z-]+)$/, replacement: `${packages}/$1/src/index.ts` },
+  { find: /^@mobilepay-auth\/([a-z-]+)\/([A-Za-z/]+)$/, replacement: `${packages}/$1/src/$2.ts` }
+]
