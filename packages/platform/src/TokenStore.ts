@@ -88,6 +88,12 @@ export declare namespace TokenStore {
     ) => Effect.Effect<boolean, AuthError.StoreFailure>
     /** Gives the lease back if `owner` holds it. */
     readonly releaseLease: (key: string, owner: string) => Effect.Effect<void, AuthError.StoreFailure>
+    /**
+     * True for a store whose records die with the process (the in-memory store): there,
+     * `MobilePay.layer` may seal with a random key when no encryption keys are configured.
+     * Absent means durable, and a durable store without keys is refused.
+     */
+    readonly ephemeral?: boolean
   }
 }
 
@@ -129,6 +135,7 @@ export const makeMemory: Effect.Effect<TokenStore.Service> = Effect.sync(() => {
     return Option.some(record)
   }
   return TokenStore.of({
+    ephemeral: true,
     get: (key) => Effect.map(Clock.currentTimeMillis, (now) => live(key, now)),
     put: (key, value, options) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
