@@ -68,6 +68,12 @@ export interface SandboxQuirks {
    * before December 2022 did. Default false; needs `gateway`.
    */
   readonly integratorTokenRequiresGatewayClientId?: boolean
+  /**
+   * A code exchange that fails (wrong `code_verifier` or `redirect_uri`) uses the code up, as an
+   * IdentityServer that removes the code before validating it would. MobilePay does not say;
+   * default false: the client may try again with the right values until the code expires.
+   */
+  readonly failedCodeExchangeBurnsCode?: boolean
 }
 
 /**
@@ -95,6 +101,11 @@ export interface SandboxOptions {
   readonly refreshTokenLifetime?: number
   /** Seconds; default 300. */
   readonly codeLifetime?: number
+  /**
+   * Seconds the sandbox's clock runs ahead of Effect's `Clock` from the start; default 0. The
+   * admin API (`POST /admin/clock/advance`) and `advanceClock` move it further at run time.
+   */
+  readonly clockOffset?: number
   readonly merchants?: ReadonlyArray<SandboxMerchant>
   /**
    * Serve https: `true` generates a self-signed certificate for `localhost`, `127.0.0.1` and `::1`
@@ -135,6 +146,8 @@ export interface Fault {
   readonly dropConnection?: boolean
   /** Answer the next N requests with the API's vague 401, as if the token had been revoked. */
   readonly unauthorizedCount?: number
+  /** Only the next N requests to the endpoint meet the fault; then it is cleared. Default: all. */
+  readonly times?: number
 }
 
 /**
@@ -175,6 +188,7 @@ export interface Resolved {
   readonly integratorTokenLifetime: number
   readonly refreshTokenLifetime: number
   readonly codeLifetime: number
+  readonly clockOffset: number
   readonly merchants: ReadonlyArray<SandboxMerchant>
   readonly quirks: Required<SandboxQuirks>
 }
@@ -192,10 +206,12 @@ export const resolve = (options: SandboxOptions): Resolved => ({
   integratorTokenLifetime: options.integratorTokenLifetime ?? 3700,
   refreshTokenLifetime: options.refreshTokenLifetime ?? 395 * 24 * 3600,
   codeLifetime: options.codeLifetime ?? 300,
+  clockOffset: options.clockOffset ?? 0,
   merchants: options.merchants ?? defaults.merchants,
   quirks: {
     singleUseNonce: options.quirks?.singleUseNonce ?? true,
     revokedAccessTokensWorkUntilExpiry: options.quirks?.revokedAccessTokensWorkUntilExpiry ?? false,
-    integratorTokenRequiresGatewayClientId: options.quirks?.integratorTokenRequiresGatewayClientId ?? false
+    integratorTokenRequiresGatewayClientId: options.quirks?.integratorTokenRequiresGatewayClientId ?? false,
+    failedCodeExchangeBurnsCode: options.quirks?.failedCodeExchangeBurnsCode ?? false
   }
 })

@@ -18,16 +18,19 @@ import {
 } from "@effect/platform"
 import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
 import { Environment } from "@mobilepay-auth/domain"
-import { Chunk, Context, Duration, Effect, Layer, Stream } from "effect"
+import { Chunk, Context, Effect, Layer, Stream } from "effect"
 import { createServer } from "node:http"
 import { createServer as createHttpsServer } from "node:https"
 import type * as jose from "jose"
+import * as Admin from "./Admin.js"
 import * as Api from "./Api.js"
 import * as Certificate from "./Certificate.js"
+import * as Faults from "./Faults.js"
 import * as Keys from "./Keys.js"
 import * as Merchants from "./Merchants.js"
 import { type Endpoint, type Fault, resolve, type SandboxOptions } from "./Options.js"
 import type { Outcome } from "./Outcome.js"
+import * as Time from "./Time.js"
 import * as World from "./World.js"
 
 /**
@@ -80,6 +83,7 @@ export declare namespace Sandbox {
     /** The last 100 requests an endpoint received (method, path, headers), oldest first. */
     readonly requests: (endpoint: Endpoint) => Effect.Effect<ReadonlyArray<RecordedRequest>>
     readonly resetCounts: Effect.Effect<void>
+    /** Sets the endpoint's fault, replacing any; with `times`, for the next N requests only. */
     readonly setFault: (endpoint: Endpoint, fault: Fault) => Effect.Effect<void>
     readonly clearFaults: Effect.Effect<void>
     /**
@@ -87,6 +91,13 @@ export declare namespace Sandbox {
      * and as `POST /admin/merchants/{id or VAT}/revoke-consent` does; how many consents ended.
      */
     readonly revokeConsent: (merchant: string) => Effect.Effect<number>
+    /**
+     * Moves the sandbox's clock forward by whole seconds (on top of Effect's `Clock`, so it adds
+     * to a `TestClock` too), as `POST /admin/clock/advance?seconds=N` does; the new time (epoch ms).
+     */
+    readonly advanceClock: (seconds: number) => Effect.Effect<number>
+    /** The sandbox's time (epoch ms): Effect's `Clock` plus every advance. */
+    readonly now: Effect.Effect<number>
     /** Adds a signing key; the old ones stay in the JWKS. */
     readonly rotateKeys: Effect.Effect<void>
     /** Signs arbitrary claims: with a published key, or (`foreign`) one the JWKS does not hold. */
@@ -111,6 +122,8 @@ export interface RecordedRequest {
 
 const paths = {
   discovery: "/account/.well-known/openid-configuration",
+  // The second location MobilePay documents for the same document.
+  discoveryAlt: "/merchant-authentication-openidconnect/.well-known/openid-configuration",
   jwks: "/account/.well-known/openid-configuration/jwks",
   authorize: "/account/connect/authorize",
   login: "/account/login",
@@ -125,6 +138,7 @@ const paths = {
 const endpointOf = (path: string): Endpoint | undefined => {
   switch (path) {
     case paths.discovery:
+    case paths.discoveryAlt:
       return "discovery"
     case paths.jwks:
       return "jwks"
@@ -142,9 +156,6 @@ const endpointOf = (path: string): Endpoint | undefined => {
       return path.startsWith("/api/") || path.startsWith("/pos/") ? "api" : undefined
   }
 }
-
-// A fault that ends the exchange without an answer: the server destroys the socket.
-const dropped = Symbol("dropped")
 
 // The body of a client request as a WHATWG body.
 const webBody = (
@@ -185,7 +196,10 @@ const respond = (outcome: Outcome): HttpServerResponse.HttpServerResponse => {
     case "Redirect":
       return HttpServerResponse.redirect(outcome.location, { status: 302 })
     case "Text":
-      return HttpServerResponse.text(outcome.text, { status: outcome.status })
+      return HttpServerResponse.text(outcome.text, {
+        status: outcome.status,
+        ...(outcome.headers === undefined ? {} : { headers: outcome.headers })
+      })
   }
 }
 
@@ -202,11 +216,27 @@ export const make = (options: SandboxOptions = {}) =>
     const resolved = resolve(options)
     const keys = yield* Keys.make
     const merchants = Merchants.make(resolved.merchants)
-    const world = World.make(resolved, keys, merchants)
-    const api = Api.make(resolved, keys, merchants, world.grants)
+    const time = Time.make(resolved.clockOffset)
+    const world = World.make(resolved, keys, merchants, time)
+    const api = Api.make(resolved, keys, merchants, world.grants, time)
     const counts = new Map<Endpoint, number>()
     const recorded = new Map<Endpoint, Array<RecordedRequest>>()
-    const faults = new Map<Endpoint, Fault>()
+    const faults = Faults.make()
+    const resetCounts = Effect.sync(() => {
+      counts.clear()
+      recorded.clear()
+    })
+    const admin = Admin.make({
+      advanceClock: time.advance,
+      clockOffset: time.offset,
+      revokeConsent: world.revokeConsent,
+      setFault: faults.set,
+      clearFaults: faults.clear,
+      faults: faults.list,
+      counters: Effect.sync(() => Object.fromEntries(Faults.endpoints.map((e) => [e, counts.get(e) ?? 0]))),
+      resetCounts,
+      rotateKeys: keys.rotate
+    })
     let baseUrl = ""
 
     const discovery = () => ({
@@ -247,42 +277,8 @@ export const make = (options: SandboxOptions = {}) =>
       ]
     })
 
-    // A fault decides, before the real handler runs, whether this request is answered by it.
-    const injected = (endpoint: Endpoint, n: number) =>
-      Effect.gen(function* () {
-        const fault = faults.get(endpoint)
-        if (fault === undefined) return undefined
-        if (fault.latencyMs !== undefined) yield* Effect.sleep(Duration.millis(fault.latencyMs))
-        if (fault.dropConnection === true) return dropped
-        if (fault.unauthorizedCount !== undefined && fault.unauthorizedCount > 0) {
-          faults.set(endpoint, { ...fault, unauthorizedCount: fault.unauthorizedCount - 1 })
-          return HttpServerResponse.text("Unauthorized", { status: 401 })
-        }
-        if (fault.status429 !== undefined) {
-          return HttpServerResponse.unsafeJson(
-            { error: "rate_limited" },
-            { status: 429, headers: { "retry-after": String(fault.status429.retryAfterSeconds) } }
-          )
-        }
-        const rate = fault.errorRate ?? 0
-        // Deterministic and front-loaded: rate 0.5 fails requests 1, 3, 5...; rate 1 fails all.
-        if (rate > 0 && Math.ceil(n * rate - 1e-9) > Math.ceil((n - 1) * rate - 1e-9)) {
-          return HttpServerResponse.text("Service Unavailable", { status: 503 })
-        }
-        if (fault.malformedBody === "json") {
-          return HttpServerResponse.text('{"access_token": "trunc', {
-            status: 200,
-            contentType: "application/json"
-          })
-        }
-        if (fault.malformedBody === "html") {
-          return HttpServerResponse.html("<html><body><h1>Gateway maintenance</h1></body></html>")
-        }
-        return undefined
-      })
-
     const handle: Effect.Effect<
-      HttpServerResponse.HttpServerResponse | typeof dropped,
+      HttpServerResponse.HttpServerResponse | typeof Faults.dropped,
       never,
       HttpServerRequest.HttpServerRequest
     > = Effect.gen(function* () {
@@ -297,7 +293,7 @@ export const make = (options: SandboxOptions = {}) =>
         log.push({ method: request.method, path, headers: { ...request.headers } })
         if (log.length > 100) log.shift()
         recorded.set(endpoint, log)
-        const fault = yield* injected(endpoint, n)
+        const fault = yield* faults.injected(endpoint)
         if (fault !== undefined) return fault
       }
       const headers = request.headers
@@ -310,6 +306,7 @@ export const make = (options: SandboxOptions = {}) =>
       const route = `${request.method} ${path}`
       switch (route) {
         case `GET ${paths.discovery}`:
+        case `GET ${paths.discoveryAlt}`:
           return respond({ _tag: "Json", status: 200, body: discovery() })
         case `GET ${paths.jwks}`:
           return respond({ _tag: "Json", status: 200, body: keys.jwks() })
@@ -332,10 +329,14 @@ export const make = (options: SandboxOptions = {}) =>
           return respond(yield* api.payment(headers, body))
         }
       }
-      const admin = /^\/admin\/merchants\/([^/]+)\/revoke-consent$/.exec(path)
-      if (request.method === "POST" && admin?.[1] !== undefined) {
-        const revoked = yield* world.revokeConsent(decodeURIComponent(admin[1]))
-        return respond({ _tag: "Json", status: 200, body: { revoked } })
+      const paymentId = /^\/pos\/v10\/payments\/([^/]+)$/.exec(path)?.[1]
+      if (request.method === "GET" && paymentId !== undefined) {
+        return respond(yield* api.getPayment(headers, decodeURIComponent(paymentId)))
+      }
+      if (path.startsWith("/admin")) {
+        const params = request.method === "GET" ? query : { ...query, ...(yield* form()) }
+        const answer = yield* admin.route(request.method, path, params)
+        if (answer !== undefined) return respond(answer)
       }
       return HttpServerResponse.text("Not Found", { status: 404 })
     })
@@ -345,7 +346,7 @@ export const make = (options: SandboxOptions = {}) =>
     yield* server
       .serve(
         Effect.flatMap(handle, (response) =>
-          response === dropped
+          response === Faults.dropped
             ? Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
                 NodeHttpServerRequest.toIncomingMessage(request).socket.destroy()
                 return HttpServerResponse.empty({ status: 500 })
@@ -384,7 +385,7 @@ export const make = (options: SandboxOptions = {}) =>
           HttpServerRequest.HttpServerRequest,
           HttpServerRequest.fromWeb(incoming)
         )
-        if (response === dropped) return yield* Effect.fail(failure("sandbox: connection dropped"))
+        if (response === Faults.dropped) return yield* Effect.fail(failure("sandbox: connection dropped"))
         return HttpClientResponse.fromWeb(request, HttpServerResponse.toWeb(response))
       })
     )
@@ -412,13 +413,12 @@ export const make = (options: SandboxOptions = {}) =>
       client,
       requestCount: (endpoint) => Effect.sync(() => counts.get(endpoint) ?? 0),
       requests: (endpoint) => Effect.sync(() => [...(recorded.get(endpoint) ?? [])]),
-      resetCounts: Effect.sync(() => {
-        counts.clear()
-        recorded.clear()
-      }),
-      setFault: (endpoint, fault) => Effect.sync(() => void faults.set(endpoint, fault)),
-      clearFaults: Effect.sync(() => faults.clear()),
+      resetCounts,
+      setFault: faults.set,
+      clearFaults: faults.clear,
       revokeConsent: world.revokeConsent,
+      advanceClock: time.advance,
+      now: time.now,
       rotateKeys: keys.rotate,
       signJwt: keys.sign
     })

@@ -14,3 +14,5 @@ export * as Sandbox from "./Sandbox.js"
 export * as SandboxBrowser from "./Browser.js"
 /** @since 0.1.0 */
 export * as SandboxCertificate from "./Certificate.js"
+/** @since 0.1.0 */
+export * as SandboxFault from "./Faults.js"

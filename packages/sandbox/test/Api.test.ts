@@ -35,14 +35,31 @@ describe("GET /api/merchants/me", () => {
     )
   )
 
-  it.effect("an integrator token bound with merchant_vat names its merchant", () =>
-    Flow.withSandbox((sandbox) =>
-      Effect.gen(function* () {
-        const token = JSON.parse((yield* Flow.integratorToken(sandbox, { merchant_vat: "FI12345678" })).text)
-        const found = yield* me(sandbox, String(token.access_token))
-        expect(JSON.parse(found.text)).toMatchObject({ vatNumber: "FI12345678", name: "Sandbox Oy" })
-      })
-    )
+  it.effect(
+    "each API takes its own flow's tokens: no integrator token on merchant APIs, no consent token on PoS",
+    () =>
+      Flow.withSandbox((sandbox) =>
+        Effect.gen(function* () {
+          const integrator = JSON.parse(
+            (yield* Flow.integratorToken(sandbox, { merchant_vat: "FI12345678" })).text
+          )
+          const refused = yield* me(sandbox, String(integrator.access_token))
+          expect(refused).toMatchObject({ status: 401, text: "Unauthorized" })
+          const consent = yield* consentTokens(sandbox, {})
+          const pos = yield* Flow.http(`${sandbox.baseUrl}/pos/v10/payments`, {
+            method: "POST",
+            headers: {
+              authorization: `Bearer ${String(consent.access_token)}`,
+              "content-type": "application/json",
+              "x-mobilepay-client-system-version": "1.0.0",
+              "x-mobilepay-idempotency-key": crypto.randomUUID()
+            },
+            body: "{}"
+          })
+          expect(pos).toMatchObject({ status: 401, text: "Unauthorized" })
+          expect((yield* me(sandbox, String(consent.access_token))).status).toBe(200)
+        })
+      )
   )
 })
 
@@ -215,6 +232,47 @@ describe("protected API", () => {
     )
   )
 
+  it.effect("a token bound to one merchant cannot pay for another through the VAT header (1159)", () =>
+    Flow.withSandbox((sandbox) =>
+      Effect.gen(function* () {
+        const bound = yield* integratorToken(sandbox, "DK12345678")
+        const headers = {
+          authorization: `Bearer ${bound}`,
+          "x-mobilepay-client-system-version": "1.2.3",
+          "x-mobilepay-idempotency-key": crypto.randomUUID()
+        }
+        const other = yield* pay(sandbox, { ...headers, "x-mobilepay-merchant-vat-number": "DK87654321" })
+        expect(other.status).toBe(400)
+        expect(JSON.parse(other.text).code).toBe("1159")
+        const same = yield* pay(sandbox, { ...headers, "x-mobilepay-merchant-vat-number": "DK12345678" })
+        expect(same.status).toBe(200)
+        expect(JSON.parse(same.text).merchantVat).toBe("DK12345678")
+      })
+    )
+  )
+
+  it.effect("GET /pos/v10/payments/{id}: the merchant's own payment; 404 for another merchant's", () =>
+    Flow.withSandbox((sandbox) =>
+      Effect.gen(function* () {
+        const headers = (token: string) => ({
+          authorization: `Bearer ${token}`,
+          "x-mobilepay-client-system-version": "1.2.3"
+        })
+        const cafe = yield* integratorToken(sandbox, "DK12345678")
+        const created = JSON.parse(
+          (yield* pay(sandbox, { ...headers(cafe), "x-mobilepay-idempotency-key": "g-1" })).text
+        )
+        const url = `${sandbox.baseUrl}/pos/v10/payments/${created.paymentId}`
+        const found = yield* Flow.http(url, { headers: headers(cafe) })
+        expect(found.status).toBe(200)
+        expect(JSON.parse(found.text)).toEqual(created)
+        const bikes = yield* integratorToken(sandbox, "DK87654321")
+        expect((yield* Flow.http(url, { headers: headers(bikes) })).status).toBe(404)
+        expect((yield* Flow.http(url)).status).toBe(401)
+      })
+    )
+  )
+
   it.effect("vague 401 for missing, forged, foreign-signed or expired tokens", () =>
     Flow.withSandbox((sandbox) =>
       Effect.gen(function* () {
@@ -226,8 +284,14 @@ describe("protected API", () => {
         const { params } = yield* Flow.consent(sandbox)
         const access = String((yield* Flow.redeem(sandbox, params?.code ?? "")).json.access_token)
         expect((yield* me(`Bearer ${access}`)).status).toBe(200)
-        expect((yield* me()).status).toBe(401)
-        expect((yield* me("Bearer not-a-jwt")).status).toBe(401)
+        const missing = yield* me()
+        expect(missing.status).toBe(401)
+        expect(missing.headers.get("www-authenticate")).toBe('Bearer realm="MobilePay"')
+        const garbage = yield* me("Bearer not-a-jwt")
+        expect(garbage.status).toBe(401)
+        expect(garbage.headers.get("www-authenticate")).toBe(
+          'Bearer realm="MobilePay", error="invalid_token"'
+        )
         const foreign = yield* sandbox.signJwt({ merchant_id: "x", exp: 9_999_999_999 }, { foreign: true })
         const foreignResponse = yield* me(`Bearer ${foreign}`)
         expect(foreignResponse.status).toBe(401)

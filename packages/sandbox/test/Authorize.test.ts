@@ -108,27 +108,47 @@ describe("authorize", () => {
     )
   )
 
-  it.effect("rejections go back to the registered redirect URI with an error", () =>
+  it.effect(
+    "a malformed request for a registered redirect URI gets the vague page, no redirect, no detail",
+    () =>
+      Flow.withSandbox((sandbox) =>
+        Effect.gen(function* () {
+          const cases: Array<Record<string, string | undefined>> = [
+            { code_challenge: undefined },
+            { code_challenge_method: "plain" },
+            { code_challenge: "abc" }, // not the 43 characters of an S256 challenge
+            { response_type: "code" },
+            { response_mode: "query" },
+            { state: undefined },
+            { nonce: undefined },
+            { scope: "offline_access invoice" },
+            { scope: "openid offline_access payroll" },
+            { merchant_vat: "DK123" },
+            { prompt: "none login" },
+            { prompt: "sideways" }
+          ]
+          for (const overrides of cases) {
+            const page = yield* Flow.http(
+              Flow.authorizeUrl(sandbox, { response_mode: "fragment", ...overrides })
+            )
+            expect({ overrides, status: page.status, location: page.headers.get("location") }).toEqual({
+              overrides,
+              status: 400,
+              location: null
+            })
+            expect(page.text).toContain("Something went wrong")
+            expect(page.text).not.toMatch(/error_description|PKCE|nonce|scope|merchant_vat/i)
+          }
+        })
+      )
+  )
+
+  it.effect("offline_access is required: without it, no login page and no refresh token", () =>
     Flow.withSandbox((sandbox) =>
       Effect.gen(function* () {
-        const cases: Array<[Record<string, string | undefined>, string]> = [
-          [{ code_challenge: undefined }, "invalid_request"],
-          [{ code_challenge_method: "plain" }, "invalid_request"],
-          [{ response_type: "code" }, "unsupported_response_type"],
-          [{ scope: "offline_access invoice" }, "invalid_scope"],
-          [{ scope: "openid offline_access payroll" }, "invalid_scope"],
-          [{ merchant_vat: "DK123" }, "invalid_request"],
-          [{ nonce: undefined }, "invalid_request"]
-        ]
-        for (const [overrides, error] of cases) {
-          const page = yield* Flow.http(
-            Flow.authorizeUrl(sandbox, { ...overrides, response_mode: "fragment" })
-          )
-          expect(page.status).toBe(302)
-          expect(
-            new URLSearchParams(new URL(page.headers.get("location") ?? "").hash.slice(1)).get("error")
-          ).toBe(error)
-        }
+        const result = yield* Flow.consent(sandbox, { scope: "openid invoice" })
+        expect(result.status).toBe(400)
+        expect(result.params).toBeUndefined()
       })
     )
   )
@@ -141,9 +161,37 @@ describe("authorize", () => {
         const again = yield* Flow.http(
           Flow.authorizeUrl(sandbox, { nonce: "once", response_mode: "fragment" })
         )
-        expect(
-          new URLSearchParams(new URL(again.headers.get("location") ?? "").hash.slice(1)).get("error")
-        ).toBe("invalid_request")
+        expect(again.status).toBe(400)
+        expect(again.headers.get("location")).toBeNull()
+      })
+    )
+  )
+
+  it.effect("a nonce is spent when it arrives, even by a request that fails", () =>
+    Flow.withSandbox((sandbox) =>
+      Effect.gen(function* () {
+        const failed = yield* Flow.http(Flow.authorizeUrl(sandbox, { nonce: "spent", state: undefined }))
+        expect(failed.status).toBe(400)
+        const retried = yield* Flow.consent(sandbox, { nonce: "spent" })
+        expect(retried.status).toBe(400)
+        expect(retried.params).toBeUndefined()
+        // Per client: another nonce works at once.
+        expect((yield* Flow.consent(sandbox, { nonce: "fresh" })).params?.code).toBeTruthy()
+      })
+    )
+  )
+
+  it.effect("prompt=none answers login_required at the redirect URI (the sandbox keeps no session)", () =>
+    Flow.withSandbox((sandbox) =>
+      Effect.gen(function* () {
+        const page = yield* Flow.http(
+          Flow.authorizeUrl(sandbox, { prompt: "none", response_mode: "fragment", state: "s-none" })
+        )
+        expect(page.status).toBe(302)
+        const params = new URLSearchParams(new URL(page.headers.get("location") ?? "").hash.slice(1))
+        expect(Object.fromEntries(params)).toEqual({ error: "login_required", state: "s-none" })
+        // prompt=login still shows the login page.
+        expect((yield* Flow.consent(sandbox, { prompt: "login" })).params?.code).toBeTruthy()
       })
     )
   )

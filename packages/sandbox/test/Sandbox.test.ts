@@ -23,6 +23,19 @@ describe("discovery and keys", () => {
     )
   )
 
+  it.effect("serves the same document at MobilePay's second documented discovery location", () =>
+    Flow.withSandbox((sandbox) =>
+      Effect.gen(function* () {
+        const second = yield* Flow.http(
+          `${sandbox.baseUrl}/merchant-authentication-openidconnect/.well-known/openid-configuration`
+        )
+        expect(second.status).toBe(200)
+        expect(JSON.parse(second.text)).toEqual(JSON.parse((yield* Flow.http(sandbox.discoveryUrl)).text))
+        expect(yield* sandbox.requestCount("discovery")).toBe(2)
+      })
+    )
+  )
+
   it.effect("key rotation adds a key and keeps the old one, so earlier tokens still verify", () =>
     Flow.withSandbox((sandbox) =>
       Effect.gen(function* () {

@@ -303,3 +303,143 @@ describe("integrator token endpoint: client credentials", () => {
     )
   )
 })
+
+describe("token endpoints: strict where MobilePay is", () => {
+  const me = (sandbox: Sandbox.Service, accessToken: unknown) =>
+    Flow.http(`${sandbox.baseUrl}/api/merchants/me`, {
+      headers: { authorization: `Bearer ${String(accessToken)}` }
+    })
+
+  it.effect(
+    "refresh with scope: a subset narrows the access token, a scope never granted is invalid_scope",
+    () =>
+      Flow.withSandbox((sandbox) =>
+        Effect.gen(function* () {
+          const { params } = yield* Flow.consent(sandbox, {
+            scope: "openid offline_access invoice subscriptions"
+          })
+          const first = (yield* Flow.redeem(sandbox, params?.code ?? "")).json
+          const wider = yield* Flow.refresh(sandbox, String(first.refresh_token), {
+            scope: "openid offline_access invoice webhooks"
+          })
+          expect(wider.status).toBe(400)
+          expect(wider.json.error).toBe("invalid_scope")
+          const narrow = yield* Flow.refresh(sandbox, String(first.refresh_token), {
+            scope: "openid invoice"
+          })
+          expect(narrow.status).toBe(200)
+          expect(narrow.json.scope).toBe("openid invoice")
+          expect(Flow.jwtPayload(String(narrow.json.access_token)).scope).toBe("openid invoice")
+          // The grant itself is not narrowed: without scope, the next refresh gets all of it again.
+          const full = yield* Flow.refresh(sandbox, String(narrow.json.refresh_token))
+          expect(full.json.scope).toBe("openid offline_access invoice subscriptions")
+        })
+      )
+  )
+
+  it.effect("Basic and a secret in the body at once is invalid_request; a 401 names the Basic scheme", () =>
+    Flow.withSandbox((sandbox) =>
+      Effect.gen(function* () {
+        const { params } = yield* Flow.consent(sandbox)
+        const both = yield* Flow.http(sandbox.merchantTokenUrl, {
+          ...Flow.form({
+            grant_type: "authorization_code",
+            code: params?.code ?? "",
+            redirect_uri: Flow.REDIRECT,
+            code_verifier: Flow.VERIFIER,
+            client_id: Flow.CLIENT.id,
+            client_secret: Flow.CLIENT.secret
+          }),
+          headers: {
+            "content-type": "application/x-www-form-urlencoded",
+            authorization: Flow.basic(Flow.CLIENT.id, Flow.CLIENT.secret)
+          }
+        })
+        expect(both.status).toBe(400)
+        expect(JSON.parse(both.text).error).toBe("invalid_request")
+        const integrator = yield* Flow.integratorToken(sandbox, {
+          client_secret: "sandbox-integrator-secret"
+        })
+        expect(JSON.parse(integrator.text).error).toBe("invalid_request")
+        const wrong = yield* Flow.redeem(sandbox, params?.code ?? "", { client_secret: "nope" })
+        expect(wrong.status).toBe(401)
+        expect(wrong.headers.get("www-authenticate")).toBe('Basic realm="MobilePay"')
+        // Neither attempt used the code up.
+        expect((yield* Flow.redeem(sandbox, params?.code ?? "")).status).toBe(200)
+      })
+    )
+  )
+
+  it.effect("a missing grant_type is invalid_request on both token endpoints", () =>
+    Flow.withSandbox((sandbox) =>
+      Effect.gen(function* () {
+        const merchant = yield* Flow.http(
+          sandbox.merchantTokenUrl,
+          Flow.form({ client_id: Flow.CLIENT.id, client_secret: Flow.CLIENT.secret })
+        )
+        expect(merchant.status).toBe(400)
+        expect(JSON.parse(merchant.text).error).toBe("invalid_request")
+        const integrator = yield* Flow.integratorToken(sandbox, { grant_type: "" })
+        expect(integrator.status).toBe(400)
+        expect(JSON.parse(integrator.text).error).toBe("invalid_request")
+      })
+    )
+  )
+
+  it.effect("a revoked access token stops working at once; the refresh token still works", () =>
+    Flow.withSandbox((sandbox) =>
+      Effect.gen(function* () {
+        const tokens = (yield* Flow.redeem(sandbox, (yield* Flow.consent(sandbox)).params?.code ?? "")).json
+        expect((yield* me(sandbox, tokens.access_token)).status).toBe(200)
+        const revoked = yield* Flow.http(
+          sandbox.revocationUrl,
+          Flow.form({
+            token: String(tokens.access_token),
+            token_type_hint: "access_token",
+            client_id: Flow.CLIENT.id,
+            client_secret: Flow.CLIENT.secret
+          })
+        )
+        expect(revoked.status).toBe(200)
+        expect((yield* me(sandbox, tokens.access_token)).status).toBe(401)
+        const refreshed = yield* Flow.refresh(sandbox, String(tokens.refresh_token))
+        expect((yield* me(sandbox, refreshed.json.access_token)).status).toBe(200)
+      })
+    )
+  )
+
+  it.effect(
+    "a failed code exchange leaves the code for the right verifier; a replay after success still revokes",
+    () =>
+      Flow.withSandbox((sandbox) =>
+        Effect.gen(function* () {
+          const { params } = yield* Flow.consent(sandbox)
+          const code = params?.code ?? ""
+          expect((yield* Flow.redeem(sandbox, code, { code_verifier: "x".repeat(43) })).json.error).toBe(
+            "invalid_grant"
+          )
+          expect(
+            (yield* Flow.redeem(sandbox, code, { redirect_uri: "http://localhost:8765/callback" })).status
+          ).toBe(400)
+          const ok = yield* Flow.redeem(sandbox, code)
+          expect(ok.status).toBe(200)
+          expect((yield* Flow.redeem(sandbox, code)).json.error).toBe("invalid_grant")
+          expect((yield* Flow.refresh(sandbox, String(ok.json.refresh_token))).json.error).toBe(
+            "invalid_grant"
+          )
+        })
+      )
+  )
+
+  it.effect("quirk failedCodeExchangeBurnsCode: a failed exchange uses the code up", () =>
+    Flow.withSandbox(
+      (sandbox) =>
+        Effect.gen(function* () {
+          const { params } = yield* Flow.consent(sandbox)
+          yield* Flow.redeem(sandbox, params?.code ?? "", { code_verifier: "x".repeat(43) })
+          expect((yield* Flow.redeem(sandbox, params?.code ?? "")).json.error).toBe("invalid_grant")
+        }),
+      { quirks: { failedCodeExchangeBurnsCode: true } }
+    )
+  )
+})
