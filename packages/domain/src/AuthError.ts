@@ -351,6 +351,27 @@ export class StoreFailure extends Schema.TaggedError<StoreFailure>("@mobilepay-a
 }
 
 /**
+ * A setting is missing or malformed (an option of `createMobilePayAuth`, a field of
+ * `MobilePayConfig`, an environment variable). Names the setting as the caller wrote it and
+ * says what is wrong, never echoing its value; `hint` says how to fix it when there is a
+ * known way. Raised when the instance or layer is built, not on first use.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidConfiguration extends Schema.TaggedError<InvalidConfiguration>(
+  "@mobilepay-auth/InvalidConfiguration"
+)("InvalidConfiguration", {
+  setting: Schema.String,
+  description: Schema.String,
+  hint: Schema.optional(Schema.String)
+}) {
+  override get message() {
+    return `${this.setting}: ${this.description}${this.hint === undefined ? "" : ` (${this.hint})`}`
+  }
+}
+
+/**
  * Every error of the toolkit.
  *
  * @since 0.1.0
@@ -372,6 +393,7 @@ export type AuthError =
   | InsecureEndpoint
   | InvalidVat
   | StoreFailure
+  | InvalidConfiguration
 
 /**
  * The errors an OAuth token endpoint can answer with, as {@link fromOAuthErrorResponse} maps them.

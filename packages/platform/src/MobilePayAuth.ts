@@ -6,12 +6,13 @@
  * @since 0.1.0
  */
 import { FetchHttpClient } from "@effect/platform"
-import { type Environment, SecureRandom, type Token, Vat } from "@mobilepay-auth/domain"
+import { AuthError, type Environment, type Token, Vat } from "@mobilepay-auth/domain"
 import {
   type Array as Arr,
   Cause,
   type Duration,
   Effect,
+  Either,
   Exit,
   Layer,
   ManagedRuntime,
@@ -22,12 +23,11 @@ import * as AuthHttp from "./AuthHttp.js"
 import * as ConsentCallback from "./ConsentCallback.js"
 import * as IntegratorAuth from "./IntegratorAuth.js"
 import * as MerchantConsent from "./MerchantConsent.js"
+import * as MobilePay from "./MobilePay.js"
 import * as MobilePayConfig from "./MobilePayConfig.js"
 import * as MobilePayHttpClient from "./MobilePayHttpClient.js"
-import * as TokenCipher from "./TokenCipher.js"
-import * as TokenManager from "./TokenManager.js"
+import type * as TokenCipher from "./TokenCipher.js"
 import * as TokenStore from "./TokenStore.js"
-import * as TokenVault from "./TokenVault.js"
 
 /**
  * Options of {@link createMobilePayAuth}.
@@ -50,8 +50,14 @@ export interface MobilePayAuthOptions {
    * store; without one, an in-memory store with a random key is used.
    */
   readonly encryptionKeys?: string | Arr.NonEmptyReadonlyArray<TokenCipher.KeyMaterial>
-  /** A durable store, e.g. `SqliteTokenStore.layer(...)` from `@mobilepay-auth/sql`. */
+  /** A durable store, e.g. `SqliteTokenStore.layer(...)` from `@mobilepay-auth/sql-sqlite`. */
   readonly store?: Layer.Layer<TokenStore.TokenStore, unknown>
+  /** Per attempt. Default 10 seconds. */
+  readonly requestTimeout?: Duration.DurationInput
+  /** How merchant consent authenticates at the token endpoint. Default `client_secret_post`. */
+  readonly clientAuthentication?: MobilePayConfig.ClientAuthentication
+  /** The `fetch` every request goes through (a proxy, an undici `Agent` wrapper). Default `globalThis.fetch`. */
+  readonly fetch?: typeof globalThis.fetch
   /**
    * How long `dispose` lets a refresh that is underway store its rotated grant. Default 10 s;
    * see `TokenManager.Options.shutdownTimeout`.
@@ -91,80 +97,71 @@ export interface MobilePayAuth {
    */
   readonly fetch: (target: Target, input: string, init?: RequestInit) => Promise<Response>
   /**
+   * Opens the store and builds the services now rather than on the first call, rejecting with
+   * the typed error (`StoreFailure`, `InvalidConfiguration`) if that fails.
+   */
+  readonly ready: () => Promise<void>
+  /**
    * Starts no new refresh, lets one underway store its grant (up to `shutdownTimeout`), then
    * closes the store.
    */
   readonly dispose: () => Promise<void>
 }
 
-const keysOf = (keys: MobilePayAuthOptions["encryptionKeys"]) => {
-  if (keys === undefined || typeof keys !== "string") return keys
-  const parsed = TokenCipher.parseKeyList(Redacted.make(keys))
-  return parsed._tag === "Right" ? parsed.right : undefined
-}
+// The settings in `MobilePayConfig`'s terms; secrets wrapped in `Redacted` at once.
+const configOptions = (options: MobilePayAuthOptions): MobilePay.Options => ({
+  environment: options.environment,
+  clientId: options.clientId,
+  clientSecret: Redacted.isRedacted(options.clientSecret) ? options.clientSecret : Redacted.make(options.clientSecret),
+  ...(options.redirectUri === undefined ? {} : { redirectUri: options.redirectUri }),
+  ...(options.scopes === undefined ? {} : { scopes: options.scopes }),
+  ...(options.clientSystemVersion === undefined ? {} : { clientSystemVersion: options.clientSystemVersion }),
+  ...(options.sendVerifierOnRefresh === undefined ? {} : { sendVerifierOnRefresh: options.sendVerifierOnRefresh }),
+  ...(options.requestTimeout === undefined ? {} : { requestTimeout: options.requestTimeout }),
+  ...(options.clientAuthentication === undefined ? {} : { clientAuthentication: options.clientAuthentication }),
+  ...(options.encryptionKeys === undefined ? {} : { encryptionKeys: options.encryptionKeys }),
+  ...(options.gateway === undefined
+    ? {}
+    : {
+        gateway: {
+          clientId: options.gateway.clientId,
+          ...(options.gateway.clientSecret === undefined
+            ? {}
+            : { clientSecret: Redacted.make(options.gateway.clientSecret) })
+        }
+      }),
+  ...(options.shutdownTimeout === undefined ? {} : { tokenManager: { shutdownTimeout: options.shutdownTimeout } })
+})
 
 /**
- * Builds the services once and returns their Promise API.
+ * Builds the services once and returns their Promise API. Settings are checked here: a
+ * malformed one (an empty secret, a client system version that is not Major.Minor.Build,
+ * malformed encryption keys, a durable store without keys) throws `InvalidConfiguration`
+ * naming the option, instead of failing the first call. Opening the store happens on the
+ * first call, or on {@link MobilePayAuth.ready}.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const createMobilePayAuth = (options: MobilePayAuthOptions): MobilePayAuth => {
-  const config = MobilePayConfig.make({
-    environment: options.environment,
-    clientId: options.clientId,
-    clientSecret: Redacted.isRedacted(options.clientSecret)
-      ? options.clientSecret
-      : Redacted.make(options.clientSecret),
-    ...(options.redirectUri === undefined ? {} : { redirectUri: options.redirectUri }),
-    ...(options.scopes === undefined ? {} : { scopes: options.scopes }),
-    ...(options.clientSystemVersion === undefined
-      ? {}
-      : { clientSystemVersion: options.clientSystemVersion }),
-    ...(options.sendVerifierOnRefresh === undefined
-      ? {}
-      : { sendVerifierOnRefresh: options.sendVerifierOnRefresh }),
-    ...(options.gateway === undefined
-      ? {}
-      : {
-          gateway: {
-            clientId: options.gateway.clientId,
-            ...(options.gateway.clientSecret === undefined
-              ? {}
-              : { clientSecret: Redacted.make(options.gateway.clientSecret) })
-          }
-        })
-  })
-  const keys = keysOf(options.encryptionKeys)
-  const vault =
-    options.store === undefined && keys === undefined
-      ? TokenVault.layerEphemeral
-      : TokenVault.layer.pipe(
-          Layer.provide(
-            keys === undefined
-              ? Layer.die("createMobilePayAuth: a durable store needs encryptionKeys (id:base64key,...)")
-              : TokenCipher.layer(keys)
-          ),
-          Layer.provide(options.store ?? TokenStore.layerMemory)
-        )
-  const services = Layer.mergeAll(IntegratorAuth.layer, MerchantConsent.layer()).pipe(
-    Layer.provideMerge(
-      TokenManager.layer({
-        policy: config.policy,
-        ...(options.shutdownTimeout === undefined ? {} : { shutdownTimeout: options.shutdownTimeout })
-      })
-    ),
-    Layer.provideMerge(vault),
-    Layer.provideMerge(
-      AuthHttp.layer({
-        allowInsecureLoopback: config.environment.allowInsecureLoopback,
-        timeout: config.requestTimeout
-      })
-    ),
-    Layer.provide(FetchHttpClient.layer),
-    Layer.provideMerge(Layer.succeed(MobilePayConfig.MobilePayConfig, config)),
-    Layer.provideMerge(SecureRandom.layerWebCrypto),
-    Layer.orDie
+  const settings = configOptions(options)
+  const checked = MobilePayConfig.validate(settings)
+  if (Either.isLeft(checked)) throw checked.left
+  const config = checked.right
+  if (options.store !== undefined && Option.isNone(config.encryptionKeys)) {
+    throw new AuthError.InvalidConfiguration({
+      setting: "encryptionKeys",
+      description: "a durable token store needs encryption keys",
+      hint: "pass encryptionKeys (id:base64key,...); `mobilepay-auth keygen` makes one"
+    })
+  }
+  const http =
+    options.fetch === undefined
+      ? FetchHttpClient.layer
+      : FetchHttpClient.layer.pipe(Layer.provide(Layer.succeed(FetchHttpClient.Fetch, options.fetch)))
+  const services = MobilePay.layer(settings).pipe(
+    Layer.provide(options.store ?? TokenStore.layerMemory),
+    Layer.provide(http)
   )
   const runtime = ManagedRuntime.make(services)
   type Services = ManagedRuntime.ManagedRuntime.Context<typeof runtime>
@@ -210,6 +207,7 @@ export const createMobilePayAuth = (options: MobilePayAuthOptions): MobilePayAut
           return yield* Effect.flatMap(client.execute(request), AuthHttp.toWebResponse)
         })
       ),
+    ready: () => run(Effect.void),
     dispose: () => runtime.dispose()
   }
 }

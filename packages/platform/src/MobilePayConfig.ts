@@ -5,8 +5,19 @@
  *
  * @since 0.1.0
  */
-import { Environment, Scope, TokenLifecycle } from "@mobilepay-auth/domain"
-import { Config, ConfigError, Context, Duration, Either, Layer, Option, Redacted } from "effect"
+import { AuthError, Environment, Scope, TokenLifecycle } from "@mobilepay-auth/domain"
+import {
+  type Array as Arr,
+  Config,
+  ConfigError,
+  Context,
+  Duration,
+  Either,
+  Layer,
+  Option,
+  Redacted
+} from "effect"
+import * as TokenCipher from "./TokenCipher.js"
 
 /**
  * API gateway keys (`x-ibm-client-id` / `x-ibm-client-secret`) that older MobilePay APIs want.
@@ -53,8 +64,23 @@ export declare namespace MobilePayConfig {
     readonly sendVerifierOnRefresh: boolean
     readonly policy: TokenLifecycle.Policy
     readonly requestTimeout: Duration.Duration
+    /**
+     * Keys that seal tokens at rest; the first seals, all open. Required with a durable store;
+     * without any, only an ephemeral (in-memory) store can be used.
+     */
+    readonly encryptionKeys: Option.Option<Arr.NonEmptyReadonlyArray<TokenCipher.KeyMaterial>>
+    /** How merchant consent authenticates at the token endpoint. Default `client_secret_post`. */
+    readonly clientAuthentication: ClientAuthentication
   }
 }
+
+/**
+ * How the client authenticates at the merchant token and revocation endpoints.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ClientAuthentication = "client_secret_post" | "client_secret_basic"
 
 /**
  * Options of {@link layer}.
@@ -74,9 +100,74 @@ export interface Options {
   readonly sendVerifierOnRefresh?: boolean
   readonly policy?: TokenLifecycle.Policy
   readonly requestTimeout?: Duration.DurationInput
+  /**
+   * `id:base64key,id2:base64key` (the first seals) or the keys as a list. Required with a
+   * durable store.
+   */
+  readonly encryptionKeys?:
+    | string
+    | Redacted.Redacted<string>
+    | Arr.NonEmptyReadonlyArray<TokenCipher.KeyMaterial>
+  readonly clientAuthentication?: ClientAuthentication
+}
+
+const invalid = (setting: string, description: string, hint?: string) =>
+  new AuthError.InvalidConfiguration({ setting, description, ...(hint === undefined ? {} : { hint }) })
+
+const versionPattern = /^\d+\.\d+\.\d+$/
+
+const keysOf = (
+  keys: Options["encryptionKeys"]
+): Either.Either<Option.Option<Arr.NonEmptyReadonlyArray<TokenCipher.KeyMaterial>>, AuthError.InvalidConfiguration> => {
+  if (keys === undefined) return Either.right(Option.none())
+  const list =
+    typeof keys === "string" || Redacted.isRedacted(keys)
+      ? TokenCipher.parseKeyList(typeof keys === "string" ? Redacted.make(keys) : keys)
+      : Either.right(keys)
+  return list.pipe(
+    Either.flatMap(TokenCipher.checkKeys),
+    Either.map(Option.some),
+    Either.mapLeft((why) =>
+      invalid("encryptionKeys", why, "id:base64key,... of 32-byte keys; `mobilepay-auth keygen` makes one")
+    )
+  )
 }
 
 /**
+ * The settings from options, checked: an empty client id or secret, a client system version
+ * that is not Major.Minor.Build, malformed encryption keys, a redirect URI that is not a URL or
+ * a non-positive timeout are refused with `InvalidConfiguration` naming the option.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const validate = (options: Options): Either.Either<MobilePayConfig.Service, AuthError.InvalidConfiguration> =>
+  Either.gen(function* () {
+    if (options.clientId.trim() === "") return yield* Either.left(invalid("clientId", "is empty"))
+    if (Redacted.value(options.clientSecret).trim() === "") {
+      return yield* Either.left(invalid("clientSecret", "is empty"))
+    }
+    if (options.clientSystemVersion !== undefined && !versionPattern.test(options.clientSystemVersion)) {
+      return yield* Either.left(invalid("clientSystemVersion", "expected Major.Minor.Build, e.g. 1.2.3"))
+    }
+    if (options.redirectUri !== undefined && !URL.canParse(options.redirectUri)) {
+      return yield* Either.left(invalid("redirectUri", "is not an absolute URL"))
+    }
+    if (options.requestTimeout !== undefined) {
+      const timeout = Duration.decodeUnknown(options.requestTimeout)
+      if (Option.isNone(timeout) || Duration.toMillis(timeout.value) <= 0) {
+        return yield* Either.left(invalid("requestTimeout", "must be a positive duration, e.g. 10 seconds"))
+      }
+    }
+    const encryptionKeys = yield* keysOf(options.encryptionKeys)
+    return { ...make(options), encryptionKeys }
+  })
+
+/**
+ * The settings from options, unchecked (see {@link validate}); `encryptionKeys` given as a
+ * string are parsed, and dropped when malformed: use {@link validate} or {@link layer} to be
+ * told.
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -93,15 +184,19 @@ export const make = (options: Options): MobilePayConfig.Service => ({
   scopes: options.scopes ?? [],
   sendVerifierOnRefresh: options.sendVerifierOnRefresh ?? true,
   policy: options.policy ?? TokenLifecycle.defaultPolicy,
-  requestTimeout: Duration.decode(options.requestTimeout ?? "10 seconds")
+  requestTimeout: Duration.decode(options.requestTimeout ?? "10 seconds"),
+  encryptionKeys: Either.getOrElse(keysOf(options.encryptionKeys), () => Option.none()),
+  clientAuthentication: options.clientAuthentication ?? "client_secret_post"
 })
 
 /**
+ * The settings from options, checked by {@link validate}.
+ *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<MobilePayConfig> =>
-  Layer.succeed(MobilePayConfig, make(options))
+export const layer = (options: Options): Layer.Layer<MobilePayConfig, AuthError.InvalidConfiguration> =>
+  Layer.effect(MobilePayConfig, validate(options))
 
 const customEnvironment = Config.all({
   discoveryUrl: Config.url("DISCOVERY_URL"),
@@ -170,13 +265,40 @@ const versionConfig = Config.string("CLIENT_SYSTEM_VERSION").pipe(
   )
 )
 
+const keysConfig = Config.redacted("ENCRYPTION_KEYS").pipe(
+  Config.mapOrFail((text) =>
+    Either.mapLeft(Either.flatMap(TokenCipher.parseKeyList(text), TokenCipher.checkKeys), (why) =>
+      ConfigError.InvalidData(["ENCRYPTION_KEYS"], why)
+    )
+  )
+)
+
+// `10 seconds` (Effect's form) and the short `10s`, `500ms`, `2m` people type in env files.
+const durationConfig = (name: string, fallback: Duration.Duration) =>
+  Config.string(name).pipe(
+    Config.mapOrFail((text) => {
+      const short = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/.exec(text)
+      const unit = { ms: "millis", s: "seconds", m: "minutes", h: "hours" } as const
+      const decoded = short
+        ? Duration.decodeUnknown(`${short[1]} ${unit[short[2] as keyof typeof unit]}`)
+        : Duration.decodeUnknown(text.trim())
+      return Option.match(Option.filter(decoded, (d) => Duration.toMillis(d) > 0), {
+        onNone: () => Either.left(ConfigError.InvalidData([name], "expected a duration such as 10s or 10 seconds")),
+        onSome: Either.right
+      })
+    }),
+    Config.withDefault(fallback)
+  )
+
 /**
  * The settings as a `Config`, every name under `prefix` (default `MOBILEPAY_`):
  * `ENVIRONMENT` (`sandbox-dk`, `sandbox-fi`, `production-dk`, `production-fi`, or `custom`
  * with `DISCOVERY_URL`, `ISSUER`, `INTEGRATOR_TOKEN_URL`, `API_BASE_URL`,
  * `ALLOW_INSECURE_LOOPBACK`), `CLIENT_ID`, `CLIENT_SECRET`, `GATEWAY_CLIENT_ID`,
  * `GATEWAY_CLIENT_SECRET`, `GATEWAY_ON_TOKEN_CALL`, `CLIENT_SYSTEM_VERSION`, `REDIRECT_URI`,
- * `SCOPES`, `SEND_VERIFIER_ON_REFRESH`, `REQUEST_TIMEOUT`.
+ * `SCOPES`, `SEND_VERIFIER_ON_REFRESH`, `REQUEST_TIMEOUT` (`10s` or `10 seconds`),
+ * `ENCRYPTION_KEYS` (`id:base64key,...`), `CLIENT_AUTHENTICATION` (`client_secret_post` or
+ * `client_secret_basic`).
  *
  * @since 0.1.0
  * @category config
@@ -194,7 +316,12 @@ export const config = (prefix = "MOBILEPAY"): Config.Config<MobilePayConfig.Serv
       redirectUri: Config.option(Config.url("REDIRECT_URI")),
       scopes: scopesConfig,
       sendVerifierOnRefresh: Config.boolean("SEND_VERIFIER_ON_REFRESH").pipe(Config.withDefault(true)),
-      requestTimeout: Config.duration("REQUEST_TIMEOUT").pipe(Config.withDefault(Duration.seconds(10)))
+      requestTimeout: durationConfig("REQUEST_TIMEOUT", Duration.seconds(10)),
+      encryptionKeys: Config.option(keysConfig),
+      clientAuthentication: Config.literal(
+        "client_secret_post",
+        "client_secret_basic"
+      )("CLIENT_AUTHENTICATION").pipe(Config.withDefault("client_secret_post" as const))
     }),
     prefix
   ).pipe(
@@ -213,7 +340,9 @@ export const config = (prefix = "MOBILEPAY"): Config.Config<MobilePayConfig.Serv
         scopes: c.scopes,
         sendVerifierOnRefresh: c.sendVerifierOnRefresh,
         policy: TokenLifecycle.defaultPolicy,
-        requestTimeout: c.requestTimeout
+        requestTimeout: c.requestTimeout,
+        encryptionKeys: c.encryptionKeys,
+        clientAuthentication: c.clientAuthentication
       })
     )
   )

@@ -51,17 +51,41 @@ const PREFIX = "v1"
 const decryptFailure = (description: string) =>
   new AuthError.StoreFailure({ operation: "decrypt", reason: "decrypt", description })
 
+// Why a key is unusable, checked without WebCrypto so configuration can fail at creation.
+const keyProblem = (material: KeyMaterial): string | undefined => {
+  if (!/^[A-Za-z0-9_-]{1,32}$/.test(material.id)) return "id must be 1-32 characters of [A-Za-z0-9_-]"
+  const decoded = Encoding.decodeBase64(Redacted.value(material.secret))
+  if (Either.isLeft(decoded)) return "is not base64"
+  if (decoded.right.length !== 32) return "must be 32 bytes (AES-256)"
+  return undefined
+}
+
+/**
+ * Checks keys as `make` will use them (id syntax, base64, 32 bytes, no id twice), without
+ * importing them: for configuration that must fail when it is read. The message names the
+ * key by id (a malformed id is cut to 32 characters) and never echoes the secret.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const checkKeys = (
+  keys: Arr.NonEmptyReadonlyArray<KeyMaterial>
+): Either.Either<Arr.NonEmptyReadonlyArray<KeyMaterial>, string> => {
+  const seen = new Set<string>()
+  for (const key of keys) {
+    const problem = keyProblem(key)
+    if (problem !== undefined) return Either.left(`encryption key "${key.id.slice(0, 32)}" ${problem}`)
+    if (seen.has(key.id)) return Either.left(`encryption key "${key.id}" is given twice`)
+    seen.add(key.id)
+  }
+  return Either.right(keys)
+}
+
 const importKey = (material: KeyMaterial) =>
   Effect.gen(function* () {
-    const decoded = Encoding.decodeBase64(Redacted.value(material.secret))
-    if (Either.isLeft(decoded)) return yield* Effect.fail(keyError(material.id, "is not base64"))
-    const raw = new Uint8Array(decoded.right)
-    if (raw.length !== 32) return yield* Effect.fail(keyError(material.id, "must be 32 bytes (AES-256)"))
-    if (!/^[A-Za-z0-9_-]{1,32}$/.test(material.id)) {
-      return yield* Effect.fail(
-        keyError(material.id.slice(0, 32), "id must be 1-32 characters of [A-Za-z0-9_-]")
-      )
-    }
+    const problem = keyProblem(material)
+    if (problem !== undefined) return yield* Effect.fail(keyError(material.id.slice(0, 32), problem))
+    const raw = new Uint8Array(Either.getOrThrow(Encoding.decodeBase64(Redacted.value(material.secret))))
     const key = yield* Effect.promise(() =>
       globalThis.crypto.subtle.importKey("raw", raw, { name: "AES-GCM" }, false, ["encrypt", "decrypt"])
     )

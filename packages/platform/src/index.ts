@@ -16,6 +16,8 @@ export * as Grant from "./Grant.js"
 /** @since 0.1.0 */
 export * as MerchantConsent from "./MerchantConsent.js"
 /** @since 0.1.0 */
+export * as MobilePay from "./MobilePay.js"
+/** @since 0.1.0 */
 export * as MobilePayConfig from "./MobilePayConfig.js"
 /** @since 0.1.0 */
 export * as TokenCipher from "./TokenCipher.js"
