@@ -271,12 +271,28 @@ export class IdTokenRejected extends Schema.TaggedError<IdTokenRejected>("@mobil
  */
 export class StateMismatch extends Schema.TaggedError<StateMismatch>("@mobilepay-auth/StateMismatch")(
   "StateMismatch",
-  { reason: Schema.Literal("unknown", "expired", "replayed", "missing") }
+  {
+    /**
+     * `binding`: the callback did not come from the user agent that began the authorization (its
+     * binding cookie is missing or different), as in a login CSRF.
+     */
+    reason: Schema.Literal("unknown", "expired", "replayed", "missing", "binding")
+  }
 ) {
   override get message() {
-    return `state mismatch: ${this.reason}; start the consent flow again`
+    return this.reason === "binding"
+      ? "state mismatch: the callback did not come from the browser that began the consent; start again"
+      : `state mismatch: ${this.reason}; start the consent flow again`
   }
 }
+
+/**
+ * Why an endpoint was refused.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const InsecureEndpointReason = Schema.Literal("insecure", "redirect", "foreign-origin", "credentials")
 
 /**
  * An endpoint is not `https:` (or `http:` on loopback without the explicit opt-in).
@@ -286,9 +302,26 @@ export class StateMismatch extends Schema.TaggedError<StateMismatch>("@mobilepay
  */
 export class InsecureEndpoint extends Schema.TaggedError<InsecureEndpoint>(
   "@mobilepay-auth/InsecureEndpoint"
-)("InsecureEndpoint", { url: Schema.String }) {
+)("InsecureEndpoint", {
+  url: Schema.String,
+  /**
+   * Absent or `insecure`: not `https:`. `redirect`: the endpoint answered with a redirect, which is
+   * never followed. `foreign-origin`: an API call aimed at another origin than the environment's
+   * API. `credentials`: the URL carries a user name or password.
+   */
+  reason: Schema.optional(InsecureEndpointReason)
+}) {
   override get message() {
-    return `refusing insecure endpoint ${this.url}: https is required (loopback http needs allowInsecureLoopback)`
+    switch (this.reason) {
+      case "redirect":
+        return `refusing a redirect from ${this.url}: redirects are never followed`
+      case "foreign-origin":
+        return `refusing to send credentials to ${this.url}: not the environment's API origin`
+      case "credentials":
+        return `refusing ${this.url}: a URL must not carry a user name or password`
+      default:
+        return `refusing insecure endpoint ${this.url}: https is required (loopback http needs allowInsecureLoopback)`
+    }
   }
 }
 
@@ -430,8 +463,10 @@ const decodeOAuthErrorBody = Schema.decodeUnknownOption(OAuthErrorBody)
 export const fromOAuthErrorResponse = (
   status: number,
   body: unknown,
-  retryAfterMillis?: number
+  retryAfterMillis?: number,
+  knownSecrets: ReadonlyArray<string> = []
 ): OAuthEndpointError => {
+  const cleanDescription = (text: string | undefined) => clean(text, knownSecrets)
   if (status === 429) {
     return new RateLimited(retryAfterMillis === undefined ? {} : { retryAfterMillis })
   }
@@ -470,13 +505,39 @@ export const fromOAuthErrorResponse = (
 export const isTransient = (error: unknown): error is Transport | RateLimited =>
   (error instanceof Transport && error.reason !== "tls") || Predicate.isTagged(error, "RateLimited")
 
-// Server-provided text is kept short and printable so it cannot smuggle a token into logs.
-const cleanDescription = (text: string | undefined): string | undefined => {
+// Server-provided text is kept short and printable so it cannot smuggle a token into logs; the
+// secrets we know (a client secret a server echoes back, whatever its length) are removed by value.
+const clean = (text: string | undefined, knownSecrets: ReadonlyArray<string>): string | undefined => {
   if (text === undefined) return undefined
   // eslint-disable-next-line no-control-regex
-  const printable = text.replace(/[\u0000-\u001f\u007f]/g, " ").trim()
+  const printable = scrubSecrets(text, knownSecrets)
+    .replace(/[\u0000-\u001f\u007f]/g, " ")
+    .trim()
   const redacted = printable.replace(/[A-Za-z0-9_\-.~+/=]{40,}/g, "<redacted>")
   return redacted.length > 200 ? `${redacted.slice(0, 200)}...` : redacted || undefined
+}
+
+/**
+ * Removes every occurrence of each known secret from `text`, as it is and in the encodings a
+ * server may echo it in (URL-encoded, form-encoded). Secrets shorter than 4 characters are
+ * skipped: scrubbing them would erase ordinary words, and no real secret is that short.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const scrubSecrets = (text: string, knownSecrets: ReadonlyArray<string>): string => {
+  let out = text
+  for (const secret of knownSecrets) {
+    if (secret.length < 4) continue
+    for (const form of new Set([
+      secret,
+      encodeURIComponent(secret),
+      new URLSearchParams({ s: secret }).toString().slice(2)
+    ])) {
+      out = out.split(form).join("<redacted>")
+    }
+  }
+  return out
 }
 
 // Any description, whoever builds the error, is scrubbed of token-like runs, so a caller that

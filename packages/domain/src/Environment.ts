@@ -143,20 +143,44 @@ export const custom = (options: {
     allowInsecureLoopback: options.allowInsecureLoopback ?? false
   })
 
-const loopbackHosts = new Set(["[::1]", "localhost"])
+const loopbackHosts = new Set(["[::1]", "localhost", "[::ffff:7f00:1]"])
 // The WHATWG parser normalises IPv4 literals (`127.1` becomes `127.0.0.1`), so a dotted quad
 // is an address; a name such as `127.0.0.1.nip.io` is a DNS name that may resolve anywhere.
 const loopbackIPv4 = /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/
+// IPv4-mapped IPv6 of 127.0.0.0/8 as the parser writes it (`[::ffff:127.0.0.1]` is `[::ffff:7f00:1]`).
+const loopbackMapped = /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/
 
 /**
- * True when a URL points at this machine (`127.0.0.0/8`, `[::1]`, `localhost`). Names that
- * merely start with `127.` or `localhost` are DNS names, not loopback.
+ * True when a URL points at this machine by address (`127.0.0.0/8`, `[::1]`, and their
+ * IPv4-mapped IPv6 form) or as `localhost`. Names that merely start with `127.` or `localhost`
+ * are DNS names, not loopback. This is the rule for endpoints we connect to.
  *
  * @since 0.1.0
  * @category predicates
  */
 export const isLoopback = (url: URL): boolean =>
-  loopbackHosts.has(url.hostname) || loopbackIPv4.test(url.hostname)
+  loopbackHosts.has(url.hostname) || loopbackIPv4.test(url.hostname) || loopbackMapped.test(url.hostname)
+
+/**
+ * True when a browser would take a URL to this machine: every {@link isLoopback} address plus
+ * the names browsers resolve locally whatever DNS says (RFC 6761): `localhost.` (with its root
+ * dot) and any `*.localhost` name. This is the rule for redirect URIs, which the merchant's
+ * browser follows.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const refersToLoopback = (url: URL): boolean => {
+  const name = url.hostname.toLowerCase().replace(/\.$/, "")
+  return (
+    isLoopback(url) ||
+    name === "localhost" ||
+    name.endsWith(".localhost") ||
+    // The unspecified addresses reach this machine on most systems.
+    name === "0.0.0.0" ||
+    name === "[::]"
+  )
+}
 
 /**
  * True when the environment may use this endpoint: `https:`, or `http:` to loopback when
@@ -176,6 +200,6 @@ export const allowsEndpoint = (env: Pick<Environment, "allowInsecureLoopback">, 
  * @category predicates
  */
 export const allowsRedirectUri = (env: Pick<Environment, "kind">, url: URL): boolean =>
-  isLoopback(url)
+  refersToLoopback(url)
     ? env.kind === "sandbox" && (url.protocol === "http:" || url.protocol === "https:")
     : url.protocol === "https:"

@@ -43,34 +43,70 @@ export interface TokenSet {
 }
 
 /**
+ * The longest lifetime a token response may claim, in seconds (24 hours: Vipps MobilePay's
+ * production tokens, the longest-lived access tokens we talk to). A longer `expires_in` is
+ * clamped to it, so a hostile or broken `expires_in: 1e300` cannot cache a token forever.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxLifetimeSeconds = 24 * 60 * 60
+
+/**
+ * The longest token (access, refresh or ID) accepted, in characters. MobilePay's JWTs are about
+ * a kilobyte; anything near this bound is not a token but an attempt to fill the store.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxTokenLength = 16 * 1024
+
+/**
+ * The longest `scope` accepted, in characters.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxScopeLength = 1024
+
+/**
  * `expires_in` as providers send it: a number, or a numeric string (Vipps MobilePay sends
- * `"86398"`). Must be a positive finite number of seconds.
+ * `"86398"`). Must be a positive finite number of seconds; clamped to {@link maxLifetimeSeconds}.
  *
  * @since 0.1.0
  * @category schemas
  */
 export const ExpiresIn = Schema.Union(Schema.Number, Schema.NumberFromString).pipe(
   Schema.compose(Schema.Number),
-  Schema.filter((n) => Number.isFinite(n) && n > 0, { message: () => "expires_in must be a positive number" })
+  Schema.filter((n) => Number.isFinite(n) && n > 0, {
+    message: () => "expires_in must be a positive number"
+  }),
+  Schema.transform(Schema.Number, {
+    strict: true,
+    decode: (n) => Math.min(n, maxLifetimeSeconds),
+    encode: (n) => n
+  })
 )
+
+const TokenString = Schema.NonEmptyString.pipe(Schema.maxLength(maxTokenLength))
 
 /**
  * The JSON body of a successful token response. Lenient where providers are sloppy
  * (`expires_in` as a string, `token_type` in any case), strict where it matters (an access
- * token must be a non-empty string; the type must be Bearer).
+ * token must be a non-empty string of bounded length; the type must be Bearer).
  *
  * @since 0.1.0
  * @category schemas
  */
 export const TokenResponse = Schema.Struct({
-  access_token: Schema.Redacted(Schema.NonEmptyString),
+  access_token: Schema.Redacted(TokenString),
   token_type: Schema.String.pipe(
     Schema.filter((t) => t.toLowerCase() === "bearer", { message: () => "token_type must be Bearer" })
   ),
   expires_in: ExpiresIn,
-  refresh_token: Schema.optional(Schema.Redacted(Schema.NonEmptyString)),
-  id_token: Schema.optional(Schema.Redacted(Schema.NonEmptyString)),
-  scope: Schema.optional(Schema.String)
+  refresh_token: Schema.optional(Schema.Redacted(TokenString)),
+  id_token: Schema.optional(Schema.Redacted(TokenString)),
+  scope: Schema.optional(Schema.String.pipe(Schema.maxLength(maxScopeLength)))
 })
 
 /**

@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import {
+  FetchHttpClient,
   Headers as HttpHeaders,
   HttpBody,
   HttpClient,
@@ -15,7 +16,7 @@ import {
   HttpMethod
 } from "@effect/platform"
 import { AuthError, Environment } from "@mobilepay-auth/domain"
-import { Clock, Context, Duration, Effect, Layer, Option, Random, Runtime } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option, Random, Runtime, Stream } from "effect"
 
 /**
  * @since 0.1.0
@@ -108,6 +109,34 @@ const isCertificateFailure = (error: unknown): boolean => {
   return false
 }
 
+const isRedirect = (status: number) => status >= 300 && status < 400 && status !== 304
+
+/**
+ * Why a URL may not be requested, if it may not: a user name or password in it (a credential
+ * in a URL ends up in logs, and `fetch` refuses it anyway), or a scheme or host the environment
+ * does not allow.
+ */
+const refusal = (
+  env: { readonly allowInsecureLoopback: boolean },
+  url: URL | undefined
+): AuthError.InsecureEndpoint["reason"] | undefined => {
+  if (url === undefined) return "insecure"
+  if (url.username !== "" || url.password !== "") return "credentials"
+  return Environment.allowsEndpoint(env, url) ? undefined : "insecure"
+}
+
+/**
+ * Runs a request with `redirect: "manual"` when the client underneath is `fetch`, so a 3xx comes
+ * back to us as it is (and is refused) instead of being followed to an unchecked URL. Other
+ * clients (Node's `http`, undici) do not follow redirects in the first place.
+ */
+const manualRedirects = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(Effect.serviceOption(FetchHttpClient.Fetch), (custom) => {
+    const inner = Option.getOrElse(custom, () => globalThis.fetch)
+    const manual: typeof globalThis.fetch = (input, init) => inner(input, { ...init, redirect: "manual" })
+    return Effect.provideService(effect, FetchHttpClient.Fetch, manual)
+  })
+
 const endpointOf = (url: string) => {
   try {
     const u = new URL(url)
@@ -155,15 +184,16 @@ export const harden = (
             return undefined
           }
         })()
-        return url !== undefined && Environment.allowsEndpoint(env, url)
+        const refused = refusal(env, url)
+        return refused === undefined
           ? Effect.succeed(request)
-          : Effect.fail(new AuthError.InsecureEndpoint({ url: endpointOf(request.url) }))
+          : Effect.fail(new AuthError.InsecureEndpoint({ url: endpointOf(request.url), reason: refused }))
       })
     ),
     HttpClient.transform((effect, request) => {
       const endpoint = endpointOf(request.url)
       const attempt = (n: number): Effect.Effect<HttpClientResponse.HttpClientResponse, Error> =>
-        effect.pipe(
+        manualRedirects(effect).pipe(
           Effect.timeoutFail({
             duration: timeout,
             onTimeout: () => new AuthError.Transport({ reason: "timeout", endpoint })
@@ -179,6 +209,11 @@ export const harden = (
             ResponseError: (e) => Effect.succeed(e.response)
           }),
           Effect.flatMap((response) => {
+            // A redirect is never followed: its target was not checked, and a token endpoint,
+            // JWKS or API that redirects is either misconfigured or under someone else's control.
+            if (isRedirect(response.status)) {
+              return Effect.fail(new AuthError.InsecureEndpoint({ url: endpoint, reason: "redirect" }))
+            }
             const retriable = response.status >= 500 || response.status === 429
             if (!retriable || n >= maxRetries) return Effect.succeed(response)
             return Effect.gen(function* () {
@@ -246,15 +281,71 @@ export const fromWebRequest = (
  * @since 0.1.0
  * @category conversions
  */
-export const toWebResponse = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<Response> =>
-  Effect.map(
-    Effect.orElseSucceed(response.arrayBuffer, () => new ArrayBuffer(0)),
-    (bytes) =>
-      new Response(response.status === 204 || response.status === 304 ? null : bytes, {
-        status: response.status,
-        headers: new Headers(Object.entries(response.headers))
+export const toWebResponse = (
+  response: HttpClientResponse.HttpClientResponse,
+  maxBytes: number = Number.POSITIVE_INFINITY
+): Effect.Effect<Response, AuthError.ProtocolViolation> =>
+  Effect.map(readBounded(response, maxBytes), (bytes) => {
+    const copy = new Uint8Array(bytes.length)
+    copy.set(bytes)
+    return new Response(response.status === 204 || response.status === 304 ? null : copy, {
+      status: response.status,
+      headers: new Headers(Object.entries(response.headers))
+    })
+  })
+
+/**
+ * The largest protocol response body read through the `fetch` bridge (discovery, JWKS, token and
+ * revocation answers): 1 MiB, a hundred times a real one. A larger body is a `ProtocolViolation`
+ * with reason `"response-too-large"`, read no further.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxResponseBytes = 1024 * 1024
+
+const readBounded = (
+  response: HttpClientResponse.HttpClientResponse,
+  maxBytes: number
+): Effect.Effect<Uint8Array, AuthError.ProtocolViolation> =>
+  Effect.suspend(() => {
+    const tooLarge = new AuthError.ProtocolViolation({
+      reason: "response-too-large",
+      description: `over ${maxBytes} bytes`
+    })
+    const declared = Number(response.headers["content-length"] ?? "0")
+    if (declared > maxBytes) return Effect.fail(tooLarge)
+    const chunks: Array<Uint8Array> = []
+    let size = 0
+    return response.stream.pipe(
+      Stream.runForEach((chunk) => {
+        size += chunk.length
+        if (size > maxBytes) return Effect.fail(tooLarge)
+        chunks.push(chunk)
+        return Effect.void
+      }),
+      // A body that breaks off is an empty body: oauth4webapi then reports what it expected.
+      Effect.catchTag("ResponseError", () => Effect.sync(() => chunks.splice(0))),
+      Effect.map(() => {
+        const out = new Uint8Array(size > maxBytes ? 0 : chunks.reduce((n, c) => n + c.length, 0))
+        let offset = 0
+        for (const chunk of chunks) {
+          out.set(chunk, offset)
+          offset += chunk.length
+        }
+        return out
       })
-  )
+    )
+  })
+
+const hasCredentials = (input: string | URL | Request): boolean => {
+  try {
+    const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url)
+    return url.username !== "" || url.password !== ""
+  } catch {
+    return false
+  }
+}
 
 /**
  * A `fetch` that runs every request through `client`. Failures reject with the toolkit's
@@ -270,8 +361,21 @@ export const toFetch = (
   const run = Runtime.runPromise(runtime)
   return (input, init) =>
     run(
-      Effect.flatMap(fromWebRequest(new Request(input, init)), (request) =>
-        Effect.flatMap(client.execute(request), toWebResponse)
+      Effect.try({
+        try: () => new Request(input, init),
+        // `Request` refuses a URL with credentials; any other refusal is a URL we would not send to.
+        catch: () =>
+          new AuthError.InsecureEndpoint({
+            url: endpointOf(
+              typeof input === "string" ? input : input instanceof URL ? input.href : input.url
+            ),
+            reason: hasCredentials(input) ? "credentials" : "insecure"
+          })
+      }).pipe(
+        Effect.flatMap(fromWebRequest),
+        Effect.flatMap((request) =>
+          Effect.flatMap(client.execute(request), (r) => toWebResponse(r, maxResponseBytes))
+        )
       ),
       init?.signal ? { signal: init.signal } : undefined
     )

@@ -1,15 +1,24 @@
 /**
  * The redirect URI endpoint of merchant consent, for any web framework: a plain
  * `(request: Request) => Promise<Response>` handler, and an `@effect/platform` `HttpRouter`.
- * A `form_post` POST is completed directly; a GET carrying parameters in its query is completed
- * too; a bare GET (fragment mode, where the browser keeps the parameters in the `#fragment`)
- * gets a tiny page that posts the fragment back as a form.
+ * A `form_post` POST is completed directly; a bare GET (fragment mode, where the browser keeps the
+ * parameters in the `#fragment`) gets a tiny page that posts the fragment back as a form; a GET
+ * with a query is refused (we never ask for query mode). The browser must present the binding
+ * cookie that {@link begin} (or {@link bindingCookie}) set; every answer clears it.
  *
  * @since 0.1.0
  */
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Effect, Runtime } from "effect"
-import { type CompleteError, type Consented, MerchantConsent } from "./MerchantConsent.js"
+import { Clock, Effect, Option, Redacted, Runtime } from "effect"
+import {
+  type Authorization,
+  type BeginError,
+  type BeginOptions,
+  bindingCookieName,
+  type CompleteError,
+  type Consented,
+  MerchantConsent
+} from "./MerchantConsent.js"
 
 /**
  * @since 0.1.0
@@ -97,6 +106,57 @@ history.replaceState(null,"",location.pathname+location.search);if(p.has("state"
 )
 
 /**
+ * The `Set-Cookie` value that keeps an authorization's user-agent binding in the browser that
+ * begins it: `__Host-` (host-only, `Path=/`, `Secure`), `HttpOnly` (no script reads it), and
+ * `SameSite=None`, because the `form_post` callback is a cross-site POST from MobilePay's page,
+ * which a `Lax` cookie would not join. `maxAgeSeconds` should be the authorization's lifetime.
+ * `undefined` when the authorization was begun without a binding.
+ *
+ * @since 0.1.0
+ * @category cookies
+ */
+export const bindingCookie = (authorization: Authorization, maxAgeSeconds: number): string | undefined =>
+  Option.match(authorization.binding, {
+    onNone: () => undefined,
+    onSome: (binding) =>
+      `${bindingCookieName}=${Redacted.value(binding)}; Path=/; Max-Age=${Math.max(0, Math.floor(maxAgeSeconds))}; HttpOnly; Secure; SameSite=None`
+  })
+
+/**
+ * The `Set-Cookie` value that removes the binding cookie (sent with every callback answer: a
+ * binding is single use, like the state it protects).
+ *
+ * @since 0.1.0
+ * @category cookies
+ */
+export const clearBindingCookie = `${bindingCookieName}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=None`
+
+/**
+ * The begin step as a Web `Response`: begins an authorization and answers `303 See Other` to the
+ * authorize URL, setting the binding cookie in the same answer, so the browser that goes to
+ * MobilePay is the one that carries the binding back to the callback.
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const begin = (options: BeginOptions = {}): Effect.Effect<Response, BeginError, MerchantConsent> =>
+  Effect.gen(function* () {
+    const consent = yield* MerchantConsent
+    const authorization = yield* consent.begin(options)
+    const now = yield* Clock.currentTimeMillis
+    const cookie = bindingCookie(authorization, (authorization.expiresAt - now) / 1000)
+    const headers = new Headers({ ...securityHeaders, location: authorization.url })
+    if (cookie !== undefined) headers.append("set-cookie", cookie)
+    return new Response(null, { status: 303, headers })
+  })
+
+const withClearedBinding = (response: Response): Response => {
+  const headers = new Headers(response.headers)
+  headers.append("set-cookie", clearBindingCookie)
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers })
+}
+
+/**
  * The callback as an Effect from a Web `Request` to a Web `Response`. Never fails: errors become
  * responses (see {@link Options.onError}).
  *
@@ -114,11 +174,12 @@ export const handle = (
       return page(405, "Method not allowed", "<p>Method not allowed.</p>", { allow: "GET, POST" })
     }
     const consent = yield* MerchantConsent
+    // `complete` reads the binding cookie from the request; the answer clears it either way.
     const outcome = yield* Effect.either(consent.complete(request))
     const onComplete = options.onComplete ?? (() => Effect.void)
     if (outcome._tag === "Left") {
       yield* onComplete({ _tag: "Failure", error: outcome.left })
-      return (options.onError ?? defaultErrorResponse)(outcome.left)
+      return withClearedBinding((options.onError ?? defaultErrorResponse)(outcome.left))
     }
     const consented = outcome.right
     yield* onComplete({ _tag: "Success", consented })
@@ -126,13 +187,15 @@ export const handle = (
       typeof options.successRedirect === "function"
         ? options.successRedirect(consented)
         : options.successRedirect
-    return target === undefined
-      ? page(
-          200,
-          "MobilePay consent",
-          `<p>Consent received for merchant ${escapeHtml(consented.merchant)}.</p>`
-        )
-      : new Response(null, { status: 303, headers: { ...securityHeaders, location: target } })
+    return withClearedBinding(
+      target === undefined
+        ? page(
+            200,
+            "MobilePay consent",
+            `<p>Consent received for merchant ${escapeHtml(consented.merchant)}.</p>`
+          )
+        : new Response(null, { status: 303, headers: { ...securityHeaders, location: target } })
+    )
   })
 
 /**

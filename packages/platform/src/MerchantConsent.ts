@@ -13,7 +13,7 @@ import {
   Nonce,
   Pkce,
   Scope,
-  type SecureRandom,
+  SecureRandom,
   State,
   Token,
   Vat
@@ -22,7 +22,7 @@ import { Clock, Context, Effect, Either, Layer, Option, Redacted } from "effect"
 import * as oauth from "oauth4webapi"
 import { AuthHttp } from "./AuthHttp.js"
 import * as Discovery from "./Discovery.js"
-import type { Grant } from "./Grant.js"
+import * as Grant from "./Grant.js"
 import * as OAuth from "./internal/oauth.js"
 import * as Consent from "./internal/oauthConsent.js"
 import * as Exchange from "./internal/oauthMerchant.js"
@@ -41,6 +41,32 @@ export interface BeginOptions {
   readonly scopes?: ReadonlyArray<string>
   /** Default `form_post` (MobilePay's recommendation). */
   readonly responseMode?: "form_post" | "fragment"
+  /**
+   * Bind the authorization to the user agent that begins it (default `true`): `begin` returns a
+   * `binding` value to keep in that browser (an `HttpOnly; Secure; SameSite=None` `__Host-`
+   * cookie, see `ConsentCallback.bindingCookie`), and `complete` refuses a callback that does not
+   * present it with `StateMismatch` (reason `"binding"`). This stops login CSRF: an attacker's
+   * own callback replayed from a victim's browser cannot complete there.
+   *
+   * `false` is the explicit opt-out for flows where no browser session can carry the value,
+   * such as a CLI's loopback listener: then `state` alone ties the callback to the request.
+   */
+  readonly bindToUserAgent?: boolean
+}
+
+/**
+ * What `complete` is given besides the callback.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CompleteOptions {
+  /**
+   * The binding value `begin` returned, as the browser presents it (its cookie). Required for an
+   * authorization begun with `bindToUserAgent` (the default). When absent and the callback is a
+   * `Request`, its `__Host-mobilepay-consent` cookie is read.
+   */
+  readonly binding?: string | Redacted.Redacted<string> | undefined
 }
 
 /**
@@ -54,6 +80,11 @@ export interface Authorization {
   readonly state: State.State
   /** Epoch ms after which the callback is refused. */
   readonly expiresAt: number
+  /**
+   * The user-agent binding: keep it in the browser that goes to `url` (a cookie) and pass it to
+   * `complete`. `None` when begun with `bindToUserAgent: false`.
+   */
+  readonly binding: Option.Option<Redacted.Redacted<string>>
 }
 
 /**
@@ -144,6 +175,7 @@ export type CompleteError =
   | AuthError.IdTokenRejected
   | AuthError.StoreFailure
   | OAuth.ProtocolError
+  | AuthError.IdTokenRejected
 
 /**
  * @since 0.1.0
@@ -186,7 +218,10 @@ export declare namespace MerchantConsent {
    */
   export interface Service {
     readonly begin: (options?: BeginOptions) => Effect.Effect<Authorization, BeginError>
-    readonly complete: (input: CallbackInput) => Effect.Effect<Consented, CompleteError>
+    readonly complete: (
+      input: CallbackInput,
+      options?: CompleteOptions
+    ) => Effect.Effect<Consented, CompleteError>
     /** A valid access token for the merchant, refreshed as needed. */
     readonly accessToken: (merchant: string) => Effect.Effect<Token.AccessToken, AccessTokenError>
     readonly tokenSource: (
@@ -198,6 +233,14 @@ export declare namespace MerchantConsent {
     readonly merchants: Effect.Effect<ReadonlyArray<MerchantInfo>, AuthError.StoreFailure>
   }
 }
+
+/**
+ * The name of the cookie that carries the user-agent binding (see `BeginOptions.bindToUserAgent`).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const bindingCookieName = Consent.bindingCookieName
 
 const TEN_MINUTES = 10 * 60 * 1000
 // Pending records stay a while past their expiry so a late callback says "expired", not "unknown".
@@ -267,8 +310,8 @@ export const make = (
           )
         }
         const products = yield* Scope.parseProductScopes(input.scopes ?? config.scopes)
-        const notConfigured =
-          config.scopes.length === 0 ? [] : products.filter((s) => !config.scopes.includes(s))
+        // Least privilege: only configured product scopes, and none when none are configured.
+        const notConfigured = products.filter((s) => !config.scopes.includes(s))
         if (notConfigured.length > 0) {
           return yield* Effect.fail(
             new AuthError.InvalidScope({ scope: notConfigured.join(" "), description: "not configured" })
@@ -277,9 +320,13 @@ export const make = (
         const merchantVat = input.merchantVat === undefined ? undefined : yield* Vat.parse(input.merchantVat)
         const metadata = yield* discovery.metadata
         const responseMode = input.responseMode ?? "form_post"
-        const [pkce, state, nonce] = yield* Effect.all([Pkce.generate, State.generate, Nonce.generate]).pipe(
-          Effect.provide(random)
-        )
+        const bind = input.bindToUserAgent ?? true
+        const [pkce, state, nonce, binding] = yield* Effect.all([
+          Pkce.generate,
+          State.generate,
+          Nonce.generate,
+          SecureRandom.base64url(32)
+        ]).pipe(Effect.provide(random))
         const url = new URL(metadata.authorization_endpoint ?? "")
         const params: Record<string, string> = {
           client_id: config.clientId,
@@ -306,14 +353,20 @@ export const make = (
           redirectUri: redirect.href,
           responseMode,
           createdAt,
-          expiresAt
+          expiresAt,
+          ...(bind ? { binding: yield* Consent.sha256(binding) } : {})
         }
         const key = yield* Consent.pendingKey(config.clientId, state)
         yield* vault.put(Consent.PendingRecord, key, pending, {
           expectedVersion: 0,
           expiresAt: expiresAt + GRACE
         })
-        return { url: url.href, state, expiresAt }
+        return {
+          url: url.href,
+          state,
+          expiresAt,
+          binding: bind ? Option.some(Redacted.make(binding)) : Option.none()
+        }
       }).pipe(Effect.withSpan("mobilepay_auth.consent.begin"))
 
     // The pending authorization of a state, consumed: a second use is a replay.
@@ -347,63 +400,114 @@ export const make = (
       })
 
     // The provider, as of now, and this client (with oauth4webapi's clock set to ours).
-    const peer = Effect.all({ as: discovery.metadata, client }).pipe(
+    const peer = Effect.all({ as: discovery.metadata, client, now: Clock.currentTimeMillis }).pipe(
       Effect.map(
-        ({ as, client }): Exchange.Peer => ({ as, client, clientAuth: clientAuth(), requestOptions })
+        ({ as, client, now }): Exchange.Peer => ({
+          as,
+          client,
+          clientAuth: clientAuth(),
+          requestOptions,
+          secrets: [Redacted.value(config.clientSecret)],
+          now
+        })
       )
     )
 
-    const complete = (input: CallbackInput) =>
+    // The callback must come from the browser that began the authorization (login CSRF).
+    const checkBinding = (pending: Consent.Pending, presented: CompleteOptions["binding"]) =>
       Effect.gen(function* () {
-        const params = yield* Consent.callbackParameters(input)
+        if (pending.binding === undefined) return
+        const value =
+          presented === undefined
+            ? ""
+            : Redacted.isRedacted(presented)
+              ? Redacted.value(presented)
+              : presented
+        if (value === "" || (yield* Consent.sha256(value)) !== pending.binding) {
+          return yield* Effect.fail(new AuthError.StateMismatch({ reason: "binding" }))
+        }
+      })
+
+    const complete = (input: CallbackInput, options: CompleteOptions = {}) =>
+      Effect.gen(function* () {
+        const { params, source } = yield* Consent.callbackParameters(input)
         const state = yield* Consent.single(params, "state")
         if (Option.isNone(state))
           return yield* Effect.fail(new AuthError.StateMismatch({ reason: "missing" }))
         const pending = yield* consume(state.value)
+        yield* checkBinding(
+          pending,
+          options.binding ??
+            (input instanceof Request ? Consent.bindingFromCookies(input.headers.get("cookie")) : undefined)
+        )
+        if (!Consent.sourceMatches(pending.responseMode, source)) {
+          return yield* Effect.fail(
+            new AuthError.InvalidRequest({
+              code: "invalid_response_mode",
+              description: `expected ${pending.responseMode}, got the ${source}`
+            })
+          )
+        }
         const error = yield* Consent.single(params, "error")
         if (Option.isSome(error)) {
           return yield* Effect.fail(Consent.authorizationError(error.value, pending.merchantVat))
         }
         yield* Consent.single(params, "id_token")
-        const { result, subject } = yield* Effect.flatMap(peer, (p) => Exchange.redeem(p, params, pending))
-
-        const now = yield* Clock.currentTimeMillis
-        const tokens = yield* Token.decode(result, now)
-        const merchantId = Consent.unverifiedClaims(Redacted.value(tokens.accessToken)).pipe(
-          Option.flatMap((c) => Option.fromNullable(c.merchant_id)),
-          Option.map(String),
-          Option.filter(Consent.isMerchantIdentity)
+        const { discard, result, subject } = yield* Effect.flatMap(peer, (p) =>
+          Exchange.redeem(p, params, pending)
         )
-        const merchant = Option.getOrElse(merchantId, () => pending.merchantVat ?? subject)
-        if (!Consent.isMerchantIdentity(merchant)) {
-          return yield* Effect.fail(
-            new AuthError.ProtocolViolation({ reason: "merchant-identity", description: "sub" })
+
+        // Everything below may still refuse the answer: then its tokens are revoked, not left live.
+        return yield* Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          const tokens = yield* Token.decode(result, now)
+          const merchantId = Consent.unverifiedClaims(Redacted.value(tokens.accessToken)).pipe(
+            Option.flatMap((c) => Option.fromNullable(c.merchant_id)),
+            Option.map(String),
+            Option.filter(Consent.isMerchantIdentity)
           )
-        }
-        const scopes = tokens.scopes.length > 0 ? tokens.scopes : Scope.forConsent(pending.scopes)
-        const grant: Grant = {
-          tokens: { ...tokens, scopes },
-          attributes: {
-            merchant,
-            subject,
-            merchantBound: String(Option.isSome(merchantId)),
-            codeVerifier: Redacted.value(pending.verifier),
-            ...(pending.merchantVat === undefined ? {} : { merchantVat: pending.merchantVat })
+          const merchant = Option.getOrElse(merchantId, () => pending.merchantVat ?? subject)
+          if (!Consent.isMerchantIdentity(merchant)) {
+            return yield* Effect.fail(
+              new AuthError.ProtocolViolation({ reason: "merchant-identity", description: "sub" })
+            )
           }
-        }
-        yield* manager.install(keyOf(merchant), grant, { persistent: true })
-        missing.delete(keyOf(merchant))
-        return {
-          merchant,
-          merchantVat: Option.fromNullable(pending.merchantVat).pipe(
-            Option.flatMap((v) => Either.getRight(Vat.parseEither(v)))
-          ),
-          scopes,
-          expiresAt: tokens.expiresAt
-        }
+          // Least privilege: a grant broader than the request is refused (and revoked), never stored.
+          const requested = Scope.forConsent(pending.scopes)
+          const broader = tokens.scopes.filter((s) => !requested.includes(s as Scope.Scope))
+          if (broader.length > 0) {
+            return yield* Effect.fail(
+              new AuthError.InvalidScope({
+                scope: broader.join(" ").slice(0, 200),
+                description: "granted beyond the request"
+              })
+            )
+          }
+          const scopes = tokens.scopes.length > 0 ? tokens.scopes : requested
+          const grant: Grant.Grant = {
+            tokens: { ...tokens, scopes },
+            attributes: {
+              merchant,
+              subject,
+              merchantBound: String(Option.isSome(merchantId)),
+              codeVerifier: pending.verifier,
+              ...(pending.merchantVat === undefined ? {} : { merchantVat: pending.merchantVat })
+            }
+          }
+          yield* manager.install(keyOf(merchant), grant, { persistent: true })
+          missing.delete(keyOf(merchant))
+          return {
+            merchant,
+            merchantVat: Option.fromNullable(pending.merchantVat).pipe(
+              Option.flatMap((v) => Either.getRight(Vat.parseEither(v)))
+            ),
+            scopes,
+            expiresAt: tokens.expiresAt
+          }
+        }).pipe(Effect.tapError(() => discard))
       }).pipe(Effect.withSpan("mobilepay_auth.consent.complete"))
 
-    const refresh = (merchant: string, current: Option.Option<Grant>) =>
+    const refresh = (merchant: string, current: Option.Option<Grant.Grant>) =>
       Effect.gen(function* () {
         const key = keyOf(merchant)
         const refreshToken = Option.flatMap(current, (g) => g.tokens.refreshToken)
@@ -412,9 +516,9 @@ export const make = (
           return yield* Effect.fail(new AuthError.ConsentRequired({ merchant, reason: "missing" }))
         }
         const attributes = current.value.attributes
-        const verifier = config.sendVerifierOnRefresh ? attributes["codeVerifier"] : undefined
+        const verifier = config.sendVerifierOnRefresh ? Grant.secret(attributes, "codeVerifier") : undefined
         const result = yield* Effect.flatMap(peer, (p) =>
-          Exchange.refresh(p, refreshToken.value, verifier, attributes["subject"])
+          Exchange.refresh(p, refreshToken.value, verifier, Grant.text(attributes, "subject"))
         ).pipe(
           // The endpoint may have moved: read discovery again before the next attempt.
           Effect.tapErrorTag("Transport", (e) =>
@@ -462,11 +566,11 @@ export const make = (
         if (Option.isNone(stored))
           return yield* Effect.fail(new AuthError.ConsentRequired({ merchant, reason: "missing" }))
         const attributes = stored.value.attributes
-        const bound = attributes["merchantBound"] === "true"
+        const bound = Grant.text(attributes, "merchantBound") === "true"
         return {
           token: accessToken(merchant),
           invalidate: (token: Token.AccessToken) => manager.invalidate(keyOf(merchant), token),
-          merchantVat: bound ? Option.none() : Option.fromNullable(attributes["merchantVat"])
+          merchantVat: bound ? Option.none() : Option.fromNullable(Grant.text(attributes, "merchantVat"))
         }
       })
 
@@ -493,17 +597,26 @@ export const make = (
         return { merchant, removed: Option.isSome(stored), provider }
       }).pipe(Effect.withSpan("mobilepay_auth.consent.revoke"))
 
+    // One unreadable record (corrupted, sealed with a retired key) must not hide every other
+    // merchant: it is skipped and reported as a warning naming its key (never its content).
     const merchants = Effect.gen(function* () {
       const keys = yield* vault.store.list(grantKey(keyPrefix))
       const out: Array<MerchantInfo> = []
       for (const storeKey of keys) {
         const key = storeKey.slice(grantKey("").length)
-        const stored = yield* manager.stored(key)
+        const read = yield* Effect.either(manager.stored(key))
+        if (Either.isLeft(read)) {
+          yield* Effect.logWarning("skipping an unreadable merchant grant").pipe(
+            Effect.annotateLogs({ key: storeKey, reason: read.left.reason })
+          )
+          continue
+        }
+        const stored = read.right
         if (Option.isNone(stored)) continue
         const { attributes, tokens } = stored.value
         out.push({
-          merchant: attributes["merchant"] ?? key.slice(keyPrefix.length),
-          merchantVat: Option.fromNullable(attributes["merchantVat"]),
+          merchant: Grant.text(attributes, "merchant") ?? key.slice(keyPrefix.length),
+          merchantVat: Option.fromNullable(Grant.text(attributes, "merchantVat")),
           scopes: tokens.scopes,
           accessTokenExpiresAt: tokens.expiresAt,
           refreshedAt: tokens.issuedAt

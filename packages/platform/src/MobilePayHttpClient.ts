@@ -40,9 +40,59 @@ export type Error = HttpError | AuthError.Unauthorized
 /** The header MobilePay keys idempotent POSTs by (at most 36 characters: a UUID). */
 const IDEMPOTENCY = "x-mobilepay-idempotency-key"
 
+const originOf = (url: string): string | undefined => {
+  try {
+    return new URL(url).origin
+  } catch {
+    return undefined
+  }
+}
+
 /**
- * An API client over a token source. Relative URLs are resolved against the environment's
- * API base URL.
+ * The request with an absolute URL on the environment's API origin, or a refusal. Credentials
+ * (the bearer token, the gateway secret) are attached only after this check, so they never go
+ * to another host: not for an absolute URL elsewhere, not for a protocol-relative `//host/x`,
+ * not for `\\host` or `/\\host` (which URL parsers read as `//host`), not for `@host` tricks.
+ * A relative URL must start with a single `/`; the resolved URL must then name exactly the
+ * API origin and no user name or password.
+ */
+const onApiOrigin = (
+  request: HttpClientRequest.HttpClientRequest,
+  base: string,
+  apiOrigin: string | undefined
+): Effect.Effect<HttpClientRequest.HttpClientRequest, AuthError.InsecureEndpoint> => {
+  const refuse = (url: string) =>
+    Effect.fail(new AuthError.InsecureEndpoint({ url: endpointOf(url), reason: "foreign-origin" }))
+  const raw = request.url
+  const isAbsolute = /^[A-Za-z][A-Za-z0-9+.-]*:/.test(raw)
+  if (!isAbsolute && !/^\/(?![/\\])/.test(raw)) return refuse(raw)
+  const resolved = isAbsolute ? raw : `${base}${raw}`
+  let url: URL
+  try {
+    url = new URL(resolved)
+  } catch {
+    return refuse(raw)
+  }
+  if (url.username !== "" || url.password !== "") {
+    return Effect.fail(new AuthError.InsecureEndpoint({ url: endpointOf(resolved), reason: "credentials" }))
+  }
+  if (apiOrigin === undefined || url.origin !== apiOrigin) return refuse(resolved)
+  return Effect.succeed(isAbsolute ? request : HttpClientRequest.setUrl(request, url.href))
+}
+
+const endpointOf = (url: string) => {
+  try {
+    const u = new URL(url)
+    return `${u.origin}${u.pathname}`
+  } catch {
+    return "invalid-url"
+  }
+}
+
+/**
+ * An API client over a token source. Relative URLs (starting with one `/`) are resolved against
+ * the environment's API base URL; a URL on any other origin is refused with `InsecureEndpoint`
+ * (reason `"foreign-origin"`) before a token is fetched or a header attached.
  *
  * @since 0.1.0
  * @category constructors
@@ -71,6 +121,7 @@ export const make = <E>(
       })
     }
     const base = config.environment.apiBaseUrl.replace(/\/$/, "")
+    const apiOrigin = originOf(base)
 
     const send = (request: HttpClientRequest.HttpClientRequest) =>
       Effect.flatMap(source.token, (token) =>
@@ -97,10 +148,8 @@ export const make = <E>(
     return http.client.pipe(
       // Input mapping runs before AuthHttp's endpoint check, which needs the absolute URL.
       HttpClient.mapRequestInputEffect((request) =>
-        Effect.sync(() => {
-          const absolute = /^https?:\/\//.test(request.url)
-            ? request
-            : HttpClientRequest.prependUrl(request, base)
+        Effect.gen(function* () {
+          const absolute = yield* onApiOrigin(request, base, apiOrigin)
           const keyed =
             absolute.method === "POST" && absolute.headers[IDEMPOTENCY] === undefined
               ? HttpClientRequest.setHeader(absolute, IDEMPOTENCY, globalThis.crypto.randomUUID())

@@ -157,7 +157,7 @@ const failuresOf = byKind(failures)
 
 interface Entry {
   state: TokenLifecycle.State
-  attributes: Readonly<Record<string, string>>
+  attributes: Grant["attributes"]
   /** Completed by the refresh owner; shared by every caller that waits. */
   inflight: Deferred.Deferred<Token.TokenSet, unknown> | undefined
   lastError: unknown

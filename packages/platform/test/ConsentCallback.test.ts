@@ -33,18 +33,23 @@ const withStack = <A, E>(
     )
   })
 
-const formPost = (params: URLSearchParams) =>
+// The browser's form_post, carrying the binding cookie the begin step set in it.
+const formPost = (params: URLSearchParams, cookie?: string) =>
   new Request(redirectUri, {
     method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      ...(cookie === undefined ? {} : { cookie })
+    },
     body: params.toString()
   })
 
 const callbackParams = (fake: Effect.Effect.Success<ReturnType<typeof Fake.make>>) =>
   Effect.gen(function* () {
-    const consent = yield* MerchantConsent.MerchantConsent
-    const started = yield* consent.begin({ merchantVat: "DK12345678" })
-    return yield* fake.authorize(started.url)
+    const began = yield* ConsentCallback.begin({ merchantVat: "DK12345678" })
+    const cookie = (began.headers.get("set-cookie") ?? "").split(";")[0] ?? ""
+    const params = yield* fake.authorize(began.headers.get("location") ?? "")
+    return { params, cookie }
   })
 
 describe("ConsentCallback", () => {
@@ -53,16 +58,17 @@ describe("ConsentCallback", () => {
       Effect.gen(function* () {
         const runtime = yield* Effect.runtime<MerchantConsent.MerchantConsent>()
         const handler = ConsentCallback.toWebHandler(runtime)
-        const params = yield* callbackParams(fake)
-        const response = yield* Effect.promise(() => handler(formPost(params)))
+        const { cookie, params } = yield* callbackParams(fake)
+        const response = yield* Effect.promise(() => handler(formPost(params, cookie)))
         expect(response.status).toBe(200)
         expect(response.headers.get("cache-control")).toBe("no-store")
+        expect(response.headers.get("set-cookie")).toContain("Max-Age=0")
         const html = yield* Effect.promise(() => response.text())
         expect(html).toContain("m-DK12345678")
         expect(html).not.toContain(params.get("code") ?? "no code")
         const consent = yield* MerchantConsent.MerchantConsent
         yield* consent.accessToken("m-DK12345678")
-        const replay = yield* Effect.promise(() => handler(formPost(params)))
+        const replay = yield* Effect.promise(() => handler(formPost(params, cookie)))
         expect(replay.status).toBe(400)
       })
     )
@@ -84,11 +90,12 @@ describe("ConsentCallback", () => {
     )
   )
 
-  it.effect("a declined consent in the query is a 403 and reaches onComplete as ConsentRequired", () =>
+  it.effect("a declined consent is a 403 and reaches onComplete as ConsentRequired", () =>
     withStack(() =>
       Effect.gen(function* () {
-        const consent = yield* MerchantConsent.MerchantConsent
-        const started = yield* consent.begin({ merchantVat: "DK12345678" })
+        const began = yield* ConsentCallback.begin({ merchantVat: "DK12345678" })
+        const cookie = (began.headers.get("set-cookie") ?? "").split(";")[0] ?? ""
+        const state = new URL(began.headers.get("location") ?? "").searchParams.get("state") ?? ""
         const outcomes: Array<string> = []
         const handler = ConsentCallback.toWebHandler(
           yield* Effect.runtime<MerchantConsent.MerchantConsent>(),
@@ -97,8 +104,8 @@ describe("ConsentCallback", () => {
               Effect.sync(() => outcomes.push(outcome._tag === "Failure" ? outcome.error._tag : "Success"))
           }
         )
-        const url = `${redirectUri}?error=access_denied&state=${started.state}`
-        const response = yield* Effect.promise(() => handler(new Request(url)))
+        const declined = new URLSearchParams({ error: "access_denied", state })
+        const response = yield* Effect.promise(() => handler(formPost(declined, cookie)))
         expect(response.status).toBe(403)
         expect(outcomes).toEqual(["ConsentRequired"])
       })
@@ -114,8 +121,8 @@ describe("ConsentCallback", () => {
         const handler = HttpApp.toWebHandlerRuntime(yield* Effect.runtime<MerchantConsent.MerchantConsent>())(
           router
         )
-        const params = yield* callbackParams(fake)
-        const response = yield* Effect.promise(() => handler(formPost(params)))
+        const { cookie, params } = yield* callbackParams(fake)
+        const response = yield* Effect.promise(() => handler(formPost(params, cookie)))
         expect(response.status).toBe(303)
         expect(response.headers.get("location")).toBe("/done?merchant=m-DK12345678")
         const consent = yield* MerchantConsent.MerchantConsent

@@ -68,7 +68,11 @@ const retryAfterOf = (response: Response | undefined): number | undefined => {
  *
  * @internal
  */
-export const toEndpointError = (error: unknown, endpoint: string): ProtocolError => {
+export const toEndpointError = (
+  error: unknown,
+  endpoint: string,
+  knownSecrets: ReadonlyArray<string> = []
+): ProtocolError => {
   const own = ownError(error)
   if (Option.isSome(own)) {
     const e = own.value
@@ -91,7 +95,8 @@ export const toEndpointError = (error: unknown, endpoint: string): ProtocolError
     return AuthError.fromOAuthErrorResponse(
       error.status,
       { error: error.error, error_description: error.error_description },
-      retryAfterOf(error.response)
+      retryAfterOf(error.response),
+      knownSecrets
     )
   }
   if (error instanceof oauth.WWWAuthenticateChallengeError) {
@@ -114,8 +119,18 @@ export const toEndpointError = (error: unknown, endpoint: string): ProtocolError
       case oauth.HTTP_REQUEST_FORBIDDEN:
       case oauth.REQUEST_PROTOCOL_FORBIDDEN:
         return new AuthError.InsecureEndpoint({ url: endpoint })
-      case oauth.RESPONSE_IS_NOT_JSON:
-        return new AuthError.ProtocolViolation({ reason: "not-json", description: endpoint })
+      case oauth.RESPONSE_IS_NOT_JSON: {
+        // An error status with an HTML or empty body (a gateway's 429 or 401 page) is still that
+        // status: keep what it means and its Retry-After.
+        const status = statusOf(error.cause)
+        return status !== undefined && status >= 400
+          ? AuthError.fromOAuthErrorResponse(
+              status,
+              undefined,
+              retryAfterOf(error.cause instanceof Response ? error.cause : undefined)
+            )
+          : new AuthError.ProtocolViolation({ reason: "not-json", description: endpoint })
+      }
       case oauth.PARSE_ERROR:
         return new AuthError.ProtocolViolation({ reason: "malformed-json", description: endpoint })
       case oauth.JSON_ATTRIBUTE_COMPARISON:

@@ -23,7 +23,12 @@ export const Pending = Schema.TaggedStruct("Pending", {
   redirectUri: Schema.String,
   responseMode: Schema.Literal("form_post", "fragment"),
   createdAt: Schema.Number,
-  expiresAt: Schema.Number
+  expiresAt: Schema.Number,
+  /**
+   * SHA-256 (base64url) of the user-agent binding handed out by `begin`; absent when the
+   * authorization was begun with the explicit opt-out (nothing to bind, e.g. a CLI).
+   */
+  binding: Schema.optional(Schema.String)
 })
 
 /**
@@ -50,10 +55,80 @@ export const PendingRecord = Schema.Union(Pending, Used)
  * @internal
  */
 export const pendingKey = (clientId: string, state: string): Effect.Effect<string> =>
+  Effect.map(sha256(state), (digest) => `consent:pending:${clientId}:${digest}`)
+
+/**
+ * SHA-256 of a text, base64url.
+ *
+ * @internal
+ */
+export const sha256 = (text: string): Effect.Effect<string> =>
   Effect.map(
-    Effect.promise(() => globalThis.crypto.subtle.digest("SHA-256", new TextEncoder().encode(state))),
-    (digest) => `consent:pending:${clientId}:${Encoding.encodeBase64Url(new Uint8Array(digest))}`
+    Effect.promise(() => globalThis.crypto.subtle.digest("SHA-256", new TextEncoder().encode(text))),
+    (digest) => Encoding.encodeBase64Url(new Uint8Array(digest))
   )
+
+/**
+ * The cookie that carries the user-agent binding. `__Host-` makes the browser refuse it unless
+ * it is `Secure`, host-only and `Path=/`, so a sibling subdomain cannot plant one.
+ *
+ * @internal
+ */
+export const bindingCookieName = "__Host-mobilepay-consent"
+
+/**
+ * The binding a browser presents in its `Cookie` header, if any.
+ *
+ * @internal
+ */
+export const bindingFromCookies = (cookieHeader: string | null): string | undefined => {
+  if (cookieHeader === null) return undefined
+  for (const part of cookieHeader.split(";")) {
+    const at = part.indexOf("=")
+    if (at > 0 && part.slice(0, at).trim() === bindingCookieName) {
+      const value = part.slice(at + 1).trim()
+      return value.length > 0 && value.length <= 256 ? value : undefined
+    }
+  }
+  return undefined
+}
+
+/**
+ * The largest callback accepted, in bytes (body) or characters (URL): 64 KiB. A real one
+ * (a code, an ID token, a state) is under 4 KiB; the bound keeps a hostile POST from being
+ * read whole.
+ *
+ * @internal
+ */
+export const maxCallbackBytes = 64 * 1024
+
+/**
+ * Where the parameters of a callback came from: a `form_post` body, the query of a GET, the
+ * fragment of a URL, or handed over as parameters by the caller.
+ *
+ * @internal
+ */
+export type CallbackSource = "form" | "query" | "fragment" | "parameters"
+
+/**
+ * True when parameters from `source` may complete an authorization begun with `mode`. We never
+ * ask for query mode, so a query is never accepted; `form_post` arrives as a form; a fragment
+ * arrives in the URL or as the form our relay page posts. Parameters the caller hands over are
+ * taken as they are: the caller has chosen where they came from.
+ *
+ * @internal
+ */
+export const sourceMatches = (mode: Pending["responseMode"], source: CallbackSource): boolean => {
+  switch (source) {
+    case "query":
+      return false
+    case "parameters":
+    case "form":
+      return true
+    case "fragment":
+      return mode === "fragment"
+  }
+}
 
 /**
  * The forms a callback can arrive in.
@@ -66,38 +141,88 @@ const badCallback = (description: string) =>
   new AuthError.InvalidRequest({ code: "invalid_callback", description })
 
 /**
- * The authorization response parameters of a callback: a `form_post` body, the query of a
- * GET, the fragment of a full redirect URL, or the parameters themselves.
+ * The authorization response parameters of a callback and where they came from: a `form_post`
+ * body (read up to {@link maxCallbackBytes}), the query of a GET, the fragment of a full
+ * redirect URL, or the parameters themselves.
  *
  * @internal
  */
 export const callbackParameters = (
   input: CallbackInput
-): Effect.Effect<URLSearchParams, AuthError.InvalidRequest> => {
-  if (input instanceof URLSearchParams) return Effect.succeed(new URLSearchParams(input))
+): Effect.Effect<
+  { readonly params: URLSearchParams; readonly source: CallbackSource },
+  AuthError.InvalidRequest
+> => {
+  if (input instanceof URLSearchParams) {
+    return Effect.succeed({ params: new URLSearchParams(input), source: "parameters" })
+  }
   if (typeof input === "string" || input instanceof URL) {
+    const text = typeof input === "string" ? input : input.href
+    if (text.length > maxCallbackBytes) return Effect.fail(badCallback("callback too large"))
     return Effect.try({
-      try: () => new URL(input),
+      try: () => new URL(text),
       catch: () => badCallback("not a URL")
     }).pipe(
       Effect.map((url) =>
-        url.hash.length > 1 ? new URLSearchParams(url.hash.slice(1)) : new URLSearchParams(url.search)
+        url.hash.length > 1
+          ? { params: new URLSearchParams(url.hash.slice(1)), source: "fragment" as const }
+          : { params: new URLSearchParams(url.search), source: "query" as const }
       )
     )
   }
   if (input instanceof Request) {
-    if (input.method === "GET") return Effect.succeed(new URL(input.url).searchParams)
+    if (input.url.length > maxCallbackBytes) return Effect.fail(badCallback("callback too large"))
+    if (input.method === "GET") {
+      return Effect.succeed({ params: new URL(input.url).searchParams, source: "query" })
+    }
     if (input.method !== "POST") return Effect.fail(badCallback("expected GET or POST"))
     const type = (input.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase()
     if (type !== "application/x-www-form-urlencoded") {
       return Effect.fail(badCallback("form_post must be application/x-www-form-urlencoded"))
     }
-    return Effect.tryPromise({ try: () => input.text(), catch: () => badCallback("unreadable body") }).pipe(
-      Effect.map((body) => new URLSearchParams(body))
-    )
+    return Effect.map(readBody(input, maxCallbackBytes), (body) => ({
+      params: new URLSearchParams(body),
+      source: "form" as const
+    }))
   }
-  return Effect.succeed(new URLSearchParams(Object.entries(input)))
+  const entries = Object.entries(input)
+  if (entries.reduce((n, [k, v]) => n + k.length + String(v).length, 0) > maxCallbackBytes) {
+    return Effect.fail(badCallback("callback too large"))
+  }
+  return Effect.succeed({ params: new URLSearchParams(entries), source: "parameters" })
 }
+
+// Reads at most `limit` bytes of a body, chunk by chunk: a declared or actual size above the
+// limit stops the read (and cancels the stream) instead of buffering it.
+const readBody = (request: Request, limit: number): Effect.Effect<string, AuthError.InvalidRequest> =>
+  Effect.tryPromise({
+    try: async () => {
+      const declared = Number(request.headers.get("content-length") ?? "0")
+      if (declared > limit) throw badCallback("callback too large")
+      if (request.body === null) return ""
+      const reader = request.body.getReader()
+      const chunks: Array<Uint8Array> = []
+      let size = 0
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) break
+        size += value.length
+        if (size > limit) {
+          await reader.cancel()
+          throw badCallback("callback too large")
+        }
+        chunks.push(value)
+      }
+      const bytes = new Uint8Array(size)
+      let offset = 0
+      for (const chunk of chunks) {
+        bytes.set(chunk, offset)
+        offset += chunk.length
+      }
+      return new TextDecoder().decode(bytes)
+    },
+    catch: (e) => (e instanceof AuthError.InvalidRequest ? e : badCallback("unreadable body"))
+  })
 
 /**
  * Parameters that must appear at most once; a repeated one is a malformed (or forged) callback.
@@ -155,6 +280,8 @@ const Claims = Schema.parseJson(
   Schema.Struct({
     sub: Schema.optional(Schema.String),
     iss: Schema.optional(Schema.String),
+    iat: Schema.optional(Schema.Number),
+    exp: Schema.optional(Schema.Number),
     merchant_id: Schema.optional(Schema.Union(Schema.String, Schema.Number))
   })
 )
@@ -171,6 +298,8 @@ export const unverifiedClaims = (
 ): Option.Option<{
   readonly sub?: string | undefined
   readonly iss?: string | undefined
+  readonly iat?: number | undefined
+  readonly exp?: number | undefined
   readonly merchant_id?: string | number | undefined
 }> => {
   const parts = jwt.split(".")

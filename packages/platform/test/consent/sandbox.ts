@@ -79,7 +79,9 @@ export const authorize = (
 ) =>
   Effect.gen(function* () {
     const consent = yield* MerchantConsent.MerchantConsent
-    const started = yield* consent.begin({ merchantVat: cafe.vat, ...options })
+    // These tests are about the exchange with the provider, so they begin without a user-agent
+    // binding (the scripted browser keeps no cookies); the binding has its own tests in attacks/.
+    const started = yield* consent.begin({ merchantVat: cafe.vat, bindToUserAgent: false, ...options })
     const reached = yield* SandboxBrowser.consent(started.url, { ...walk, redirectUri })
     const callback: Callback =
       reached._tag === "FormPost"

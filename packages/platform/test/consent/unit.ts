@@ -59,7 +59,13 @@ const consentFor = (
     const consent = yield* MerchantConsent.MerchantConsent
     const started = yield* consent.begin({ merchantVat: "dk 1234 5678", scopes: ["invoice"] })
     const callback = yield* fake.authorize(started.url, tamper)
-    return { consent, started, callback }
+    // The browser that began the consent completes it: its binding goes with every completion.
+    const bound: MerchantConsent.MerchantConsent.Service = {
+      ...consent,
+      complete: (input, options) =>
+        consent.complete(input, options ?? { binding: Option.getOrUndefined(started.binding) })
+    }
+    return { consent: bound, started, callback }
   })
 
 export const unitSuite = () =>
@@ -146,7 +152,9 @@ export const unitSuite = () =>
           const started = yield* consent.begin({ merchantVat: "FI1234567-8", responseMode: "fragment" })
           expect(new URL(started.url).searchParams.get("response_mode")).toBe("fragment")
           const callback = yield* fake.authorize(started.url)
-          const done = yield* consent.complete(`${redirectUri}#${callback}`)
+          const done = yield* consent.complete(`${redirectUri}#${callback}`, {
+            binding: Option.getOrUndefined(started.binding)
+          })
           expect(done.merchant).toBe("m-FI12345678")
           yield* consent.accessToken(done.merchant)
         })
@@ -191,11 +199,14 @@ export const unitSuite = () =>
           const consent = yield* MerchantConsent.MerchantConsent
           const started = yield* consent.begin({ merchantVat: "DK12345678" })
           const denied = new URLSearchParams({ error: "access_denied", state: started.state })
-          expect(yield* Effect.flip(consent.complete(denied))).toMatchObject({
+          const binding = Option.getOrUndefined(started.binding)
+          expect(yield* Effect.flip(consent.complete(denied, { binding }))).toMatchObject({
             _tag: "ConsentRequired",
             reason: "missing"
           })
-          expect(yield* Effect.flip(consent.complete(denied))).toMatchObject({ _tag: "StateMismatch" })
+          expect(yield* Effect.flip(consent.complete(denied, { binding }))).toMatchObject({
+            _tag: "StateMismatch"
+          })
         })
       )
     )
