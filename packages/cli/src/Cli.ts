@@ -7,13 +7,14 @@
  * @since 0.1.0
  */
 import { Args, Command, Options, ValidationError } from "@effect/cli"
-import { HttpServer } from "@effect/platform"
+import { FetchHttpClient, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { AuthError, Scope, SecureRandom, Vat } from "@mobilepay-auth/domain"
+import { AuthError, Scope, Vat } from "@mobilepay-auth/domain"
 import {
   ConsentCallback,
   IntegratorAuth,
   MerchantConsent,
+  MobilePay,
   MobilePayConfig,
   TokenCipher
 } from "@mobilepay-auth/platform"
@@ -21,8 +22,6 @@ import { Sandbox } from "@mobilepay-auth/sandbox"
 import { SqliteTokenStore } from "@mobilepay-auth/sql-sqlite"
 import {
   Cause,
-  Config,
-  ConfigError,
   Console,
   Deferred,
   Effect,
@@ -37,29 +36,15 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Demo from "./Demo.js"
 import * as Ui from "./internal/ui.js"
-import * as Stack from "./Stack.js"
 
 // ---------------------------------------------------------------------------
 // The integration, from the environment
 // ---------------------------------------------------------------------------
 
-const encryptionKeys = Config.redacted("MOBILEPAY_ENCRYPTION_KEYS").pipe(
-  Config.mapOrFail((text) =>
-    Either.mapLeft(TokenCipher.parseKeyList(text), (why) =>
-      ConfigError.InvalidData(
-        ["MOBILEPAY_ENCRYPTION_KEYS"],
-        `${why} (expected id:base64key,...; see mobilepay-auth keygen)`
-      )
-    )
-  )
-)
-
-const integration = Layer.unwrapEffect(
-  Effect.gen(function* () {
-    const config = yield* MobilePayConfig.config()
-    const keys = yield* encryptionKeys
-    return Stack.layer({ config, keys, store: SqliteTokenStore.layerConfig() })
-  })
+// Settings from MOBILEPAY_* variables, tokens in the SQLite file under MOBILEPAY_DATA_DIR.
+const integration = MobilePay.layerConfig().pipe(
+  Layer.provideMerge(SqliteTokenStore.layerConfig()),
+  Layer.provide(FetchHttpClient.layer)
 )
 
 const json = Options.boolean("json").pipe(
@@ -335,7 +320,7 @@ const store = Command.make("store").pipe(
 
 const keygen = Command.make("keygen", { id: Options.text("id").pipe(Options.withDefault("k1")) }, ({ id }) =>
   Effect.gen(function* () {
-    const key = yield* Effect.provide(TokenCipher.generateKey, SecureRandom.layerWebCrypto)
+    const key = yield* TokenCipher.generateKey
     yield* Console.log(`MOBILEPAY_ENCRYPTION_KEYS=${id}:${Redacted.value(key)}`)
   })
 ).pipe(

@@ -6,14 +6,14 @@
  *
  * @since 0.1.0
  */
-import { type HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
+import { FetchHttpClient, type HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { SecureRandom, Vat } from "@mobilepay-auth/domain"
+import { Vat } from "@mobilepay-auth/domain"
 import {
   ConsentCallback,
   IntegratorAuth,
   MerchantConsent,
-  MobilePayConfig,
+  MobilePay,
   MobilePayHttpClient,
   TokenCipher,
   TokenManager,
@@ -28,7 +28,6 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { freePort } from "./internal/freePort.js"
 import * as ShiftableClock from "./internal/shiftableClock.js"
-import * as Stack from "./Stack.js"
 
 const CLIENT_ID = "demo-client"
 const CLIENT_SECRET = "demo-client-secret"
@@ -86,20 +85,17 @@ export const run = Effect.gen(function* () {
           )
         )
         const environment = sb.environment
-        const key = yield* Effect.provide(TokenCipher.generateKey, SecureRandom.layerWebCrypto)
+        const key = yield* TokenCipher.generateKey
         const dbFile = Path.join(dataDir, "tokens.db")
-        const stack = Stack.layer({
-          config: MobilePayConfig.make({
-            environment,
-            clientId: CLIENT_ID,
-            clientSecret: Redacted.make(CLIENT_SECRET),
-            redirectUri,
-            scopes: ["subscriptions", "invoice"],
-            clientSystemVersion: "1.0.0"
-          }),
-          store: SqliteTokenStore.layer({ filename: dbFile }),
-          keys: [{ id: "demo-1", secret: key }]
-        })
+        const stack = MobilePay.layer({
+          environment,
+          clientId: CLIENT_ID,
+          clientSecret: Redacted.make(CLIENT_SECRET),
+          redirectUri,
+          scopes: ["subscriptions", "invoice"],
+          clientSystemVersion: "1.0.0",
+          encryptionKeys: [{ id: "demo-1", secret: key }]
+        }).pipe(Layer.provideMerge(SqliteTokenStore.layer({ filename: dbFile })), Layer.provide(FetchHttpClient.layer))
         const context = yield* Layer.build(stack)
         yield* Console.log(
           `  sandbox ${sb.baseUrl}, store ${dbFile} (SQLite, AES-256-GCM), callback ${redirectUri}\n`

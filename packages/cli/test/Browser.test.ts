@@ -3,16 +3,15 @@
  * logs in on the sandbox, gives consent, and the sandbox's auto-submitting form_post page
  * delivers the callback to our handler, which stores the grant.
  */
-import { HttpServer } from "@effect/platform"
+import { FetchHttpClient, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { ConsentCallback, MerchantConsent, MobilePayConfig, TokenStore } from "@mobilepay-auth/platform"
+import { ConsentCallback, MerchantConsent, MobilePay, TokenStore } from "@mobilepay-auth/platform"
 import { Sandbox } from "@mobilepay-auth/sandbox"
 import { Effect, Layer, Option, Redacted } from "effect"
 import { existsSync } from "node:fs"
 import { createServer } from "node:http"
 import { chromium } from "playwright-core"
-import * as Stack from "../src/Stack.js"
 import { freePort } from "../src/internal/freePort.js"
 
 const executable = process.env.MOBILEPAY_TEST_CHROMIUM ?? "/usr/bin/chromium"
@@ -45,17 +44,14 @@ describe.skipIf(!available && process.env.CI !== "true")("consent in headless Ch
           )
         )
         const context = yield* Layer.build(
-          Stack.layer({
-            config: MobilePayConfig.make({
-              environment: sandbox.environment,
-              clientId: "web",
-              clientSecret: Redacted.make("web-secret"),
-              redirectUri,
-              scopes: ["invoice"]
-            }),
-            store: TokenStore.layerMemory,
-            keys: [{ id: "t", secret: Redacted.make(Buffer.alloc(32, 7).toString("base64")) }]
-          })
+          MobilePay.layer({
+            environment: sandbox.environment,
+            clientId: "web",
+            clientSecret: Redacted.make("web-secret"),
+            redirectUri,
+            scopes: ["invoice"],
+            encryptionKeys: [{ id: "t", secret: Redacted.make(Buffer.alloc(32, 7).toString("base64")) }]
+          }).pipe(Layer.provide(TokenStore.layerMemory), Layer.provide(FetchHttpClient.layer))
         )
         const consent = yield* Effect.provide(MerchantConsent.MerchantConsent, context)
         yield* Layer.build(
