@@ -36,9 +36,12 @@ describe("MobilePayHttpClient", () => {
     "merchant-bound token: no VAT header; gateway keys when configured; GET has no idempotency key",
     () =>
       Effect.gen(function* () {
-        expect((yield* pay({ bound: true })).status).toBe(200)
+        const created = yield* pay({ bound: true })
+        expect(created.status).toBe(200)
         const client = yield* MobilePayHttpClient.integrator({ merchantVat: vat, bound: true })
-        yield* client.execute(HttpClientRequest.get("/api/merchants/me"))
+        const paymentId = (created.body as { paymentId: string }).paymentId
+        const found = yield* client.execute(HttpClientRequest.get(`/pos/v10/payments/${paymentId}`))
+        expect(found.status).toBe(200)
         const [post, get] = yield* apiRequests
         expect(post?.headers["x-mobilepay-merchant-vat-number"]).toBeUndefined()
         expect(post?.headers["x-ibm-client-id"]).toBe("gw-id")
