@@ -8,6 +8,11 @@
 import { Duration, Option, Predicate, Schema } from "effect"
 
 const Description = Schema.optional(Schema.String)
+/**
+ * The server's trace id of a failed call (Vipps MobilePay's `trace_id` / `traceId`), kept so a
+ * support case can name the request. Not secret; kept only when it looks like an id.
+ */
+const TraceId = Schema.optional(Schema.String)
 
 /**
  * The OAuth client was not recognised or its secret was wrong (`invalid_client`).
@@ -17,16 +22,20 @@ const Description = Schema.optional(Schema.String)
  */
 export class InvalidClient extends Schema.TaggedError<InvalidClient>("@mobilepay-auth/InvalidClient")(
   "InvalidClient",
-  { status: Schema.Number, description: Description }
+  { status: Schema.Number, description: Description, traceId: TraceId }
 ) {
   constructor(
-    props: { readonly status: number; readonly description?: string | undefined },
+    props: {
+      readonly status: number
+      readonly description?: string | undefined
+      readonly traceId?: string | undefined
+    },
     options?: Schema.MakeOptions
   ) {
     super(safe(props), options)
   }
   override get message() {
-    return `invalid_client (HTTP ${this.status}): check the client id and secret${suffix(this.description)}`
+    return `invalid_client (HTTP ${this.status}): check the client id and secret${suffix(this.description)}${traced(this.traceId)}`
   }
 }
 
@@ -38,15 +47,19 @@ export class InvalidClient extends Schema.TaggedError<InvalidClient>("@mobilepay
  */
 export class UnauthorizedClient extends Schema.TaggedError<UnauthorizedClient>(
   "@mobilepay-auth/UnauthorizedClient"
-)("UnauthorizedClient", { status: Schema.Number, description: Description }) {
+)("UnauthorizedClient", { status: Schema.Number, description: Description, traceId: TraceId }) {
   constructor(
-    props: { readonly status: number; readonly description?: string | undefined },
+    props: {
+      readonly status: number
+      readonly description?: string | undefined
+      readonly traceId?: string | undefined
+    },
     options?: Schema.MakeOptions
   ) {
     super(safe(props), options)
   }
   override get message() {
-    return `unauthorized_client (HTTP ${this.status})${suffix(this.description)}`
+    return `unauthorized_client (HTTP ${this.status})${suffix(this.description)}${traced(this.traceId)}`
   }
 }
 
@@ -59,16 +72,20 @@ export class UnauthorizedClient extends Schema.TaggedError<UnauthorizedClient>(
  */
 export class InvalidGrant extends Schema.TaggedError<InvalidGrant>("@mobilepay-auth/InvalidGrant")(
   "InvalidGrant",
-  { status: Schema.Number, description: Description }
+  { status: Schema.Number, description: Description, traceId: TraceId }
 ) {
   constructor(
-    props: { readonly status: number; readonly description?: string | undefined },
+    props: {
+      readonly status: number
+      readonly description?: string | undefined
+      readonly traceId?: string | undefined
+    },
     options?: Schema.MakeOptions
   ) {
     super(safe(props), options)
   }
   override get message() {
-    return `invalid_grant (HTTP ${this.status})${suffix(this.description)}`
+    return `invalid_grant (HTTP ${this.status})${suffix(this.description)}${traced(this.traceId)}`
   }
 }
 
@@ -80,16 +97,20 @@ export class InvalidGrant extends Schema.TaggedError<InvalidGrant>("@mobilepay-a
  */
 export class InvalidScope extends Schema.TaggedError<InvalidScope>("@mobilepay-auth/InvalidScope")(
   "InvalidScope",
-  { description: Description, scope: Schema.optional(Schema.String) }
+  { description: Description, scope: Schema.optional(Schema.String), traceId: TraceId }
 ) {
   constructor(
-    props: { readonly description?: string | undefined; readonly scope?: string | undefined } = {},
+    props: {
+      readonly description?: string | undefined
+      readonly scope?: string | undefined
+      readonly traceId?: string | undefined
+    } = {},
     options?: Schema.MakeOptions
   ) {
     super(safe(props), options)
   }
   override get message() {
-    return `invalid_scope${this.scope ? ` (${this.scope})` : ""}${suffix(this.description)}`
+    return `invalid_scope${this.scope ? ` (${this.scope})` : ""}${suffix(this.description)}${traced(this.traceId)}`
   }
 }
 
@@ -101,20 +122,26 @@ export class InvalidScope extends Schema.TaggedError<InvalidScope>("@mobilepay-a
  */
 export class InvalidRequest extends Schema.TaggedError<InvalidRequest>("@mobilepay-auth/InvalidRequest")(
   "InvalidRequest",
-  { status: Schema.optional(Schema.Number), code: Schema.String, description: Description }
+  {
+    status: Schema.optional(Schema.Number),
+    code: Schema.String,
+    description: Description,
+    traceId: TraceId
+  }
 ) {
   constructor(
     props: {
       readonly status?: number | undefined
       readonly code: string
       readonly description?: string | undefined
+      readonly traceId?: string | undefined
     },
     options?: Schema.MakeOptions
   ) {
     super(safe(props), options)
   }
   override get message() {
-    return `${this.code}${this.status === undefined ? "" : ` (HTTP ${this.status})`}${suffix(this.description)}`
+    return `${this.code}${this.status === undefined ? "" : ` (HTTP ${this.status})`}${suffix(this.description)}${traced(this.traceId)}`
   }
 }
 
@@ -149,11 +176,21 @@ export class ConsentRequired extends Schema.TaggedError<ConsentRequired>("@mobil
  */
 export class Unauthorized extends Schema.TaggedError<Unauthorized>("@mobilepay-auth/Unauthorized")(
   "Unauthorized",
-  { method: Schema.optional(Schema.String), path: Schema.optional(Schema.String) }
+  { method: Schema.optional(Schema.String), path: Schema.optional(Schema.String), traceId: TraceId }
 ) {
+  constructor(
+    props: {
+      readonly method?: string | undefined
+      readonly path?: string | undefined
+      readonly traceId?: string | undefined
+    } = {},
+    options?: Schema.MakeOptions
+  ) {
+    super(safe(props), options)
+  }
   override get message() {
     const where = this.method && this.path ? ` on ${this.method} ${this.path}` : ""
-    return `unauthorized${where}, even with a fresh token: check consent, scopes and gateway keys`
+    return `unauthorized${where}, even with a fresh token: check consent, scopes and gateway keys${traced(this.traceId)}`
   }
 }
 
@@ -166,14 +203,28 @@ export class Unauthorized extends Schema.TaggedError<Unauthorized>("@mobilepay-a
  */
 export class RateLimited extends Schema.TaggedError<RateLimited>("@mobilepay-auth/RateLimited")(
   "RateLimited",
-  { retryAfterMillis: Schema.optional(Schema.Number), endpoint: Schema.optional(Schema.String) }
+  {
+    retryAfterMillis: Schema.optional(Schema.Number),
+    endpoint: Schema.optional(Schema.String),
+    traceId: TraceId
+  }
 ) {
+  constructor(
+    props: {
+      readonly retryAfterMillis?: number | undefined
+      readonly endpoint?: string | undefined
+      readonly traceId?: string | undefined
+    } = {},
+    options?: Schema.MakeOptions
+  ) {
+    super(safe(props), options)
+  }
   override get message() {
     const after =
       this.retryAfterMillis === undefined
         ? ""
         : `, retry after ${Duration.format(Duration.millis(this.retryAfterMillis))}`
-    return `rate limited${this.endpoint ? ` by ${this.endpoint}` : ""}${after}`
+    return `rate limited${this.endpoint ? ` by ${this.endpoint}` : ""}${after}${traced(this.traceId)}`
   }
 }
 
@@ -189,11 +240,12 @@ export class Transport extends Schema.TaggedError<Transport>("@mobilepay-auth/Tr
   reason: Schema.Literal("connection", "timeout", "server-error", "cooling-down", "tls"),
   status: Schema.optional(Schema.Number),
   endpoint: Schema.optional(Schema.String),
-  retryAfterMillis: Schema.optional(Schema.Number)
+  retryAfterMillis: Schema.optional(Schema.Number),
+  traceId: TraceId
 }) {
   override get message() {
     const status = this.status === undefined ? "" : ` (HTTP ${this.status})`
-    return `transport failure: ${this.reason}${status}${this.endpoint ? ` at ${this.endpoint}` : ""}`
+    return `transport failure: ${this.reason}${status}${this.endpoint ? ` at ${this.endpoint}` : ""}${traced(this.traceId)}`
   }
 }
 
@@ -206,15 +258,19 @@ export class Transport extends Schema.TaggedError<Transport>("@mobilepay-auth/Tr
  */
 export class ProtocolViolation extends Schema.TaggedError<ProtocolViolation>(
   "@mobilepay-auth/ProtocolViolation"
-)("ProtocolViolation", { reason: Schema.String, description: Description }) {
+)("ProtocolViolation", { reason: Schema.String, description: Description, traceId: TraceId }) {
   constructor(
-    props: { readonly reason: string; readonly description?: string | undefined },
+    props: {
+      readonly reason: string
+      readonly description?: string | undefined
+      readonly traceId?: string | undefined
+    },
     options?: Schema.MakeOptions
   ) {
     super(safe(props), options)
   }
   override get message() {
-    return `protocol violation: ${this.reason}${suffix(this.description)}`
+    return `protocol violation: ${this.reason}${suffix(this.description)}${traced(this.traceId)}`
   }
 }
 
@@ -555,7 +611,19 @@ const redactSecrets = (text: string): string =>
         : "<redacted>"
     )
 
-const safe = <P extends { readonly description?: string | undefined }>(props: P): P =>
-  props.description === undefined ? props : { ...props, description: redactSecrets(props.description) }
+// A trace id is an opaque id (a GUID, hex): anything else from a server is dropped, not shown.
+const traceIdPattern = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/
+
+const safe = <P extends { readonly description?: string | undefined; readonly traceId?: string | undefined }>(
+  props: P
+): P => {
+  const described =
+    props.description === undefined ? props : { ...props, description: redactSecrets(props.description) }
+  if (described.traceId === undefined || traceIdPattern.test(described.traceId)) return described
+  const { traceId: _dropped, ...rest } = described
+  return rest as P
+}
 
 const suffix = (description: string | undefined) => (description ? `: ${description}` : "")
+
+const traced = (traceId: string | undefined) => (traceId ? ` [trace id ${traceId}]` : "")

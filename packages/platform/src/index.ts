@@ -32,6 +32,12 @@ export * as IntegratorAuth from "./IntegratorAuth.js"
 /** @since 0.1.0 */
 export * as MobilePayHttpClient from "./MobilePayHttpClient.js"
 /** @since 0.1.0 */
+export * as VippsConfig from "./VippsConfig.js"
+/** @since 0.1.0 */
+export * as VippsAccessToken from "./VippsAccessToken.js"
+/** @since 0.1.0 */
+export * as VippsHttpClient from "./VippsHttpClient.js"
+/** @since 0.1.0 */
 export * as MobilePayAuth from "./MobilePayAuth.js"
 /** @since 0.1.0 */
 export { createMobilePayAuth } from "./MobilePayAuth.js"

@@ -24,7 +24,10 @@ export const endpoints: ReadonlyArray<Endpoint> = [
   "merchantToken",
   "integratorToken",
   "revocation",
-  "api"
+  "api",
+  "vippsToken",
+  "vippsSpecializedToken",
+  "vippsApi"
 ]
 
 const isEndpoint = (s: string): s is Endpoint => (endpoints as ReadonlyArray<string>).includes(s)

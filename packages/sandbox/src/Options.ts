@@ -6,6 +6,7 @@
  */
 
 import type { KeyAndCertificate } from "./Certificate.js"
+import type { SandboxVippsOptions, VippsEndpoint } from "./Vipps.js"
 
 /**
  * A merchant-consent (OpenID Connect) client.
@@ -114,6 +115,8 @@ export interface SandboxOptions {
    */
   readonly https?: boolean | KeyAndCertificate
   readonly quirks?: SandboxQuirks
+  /** Vipps MobilePay's token endpoints and ePayment API (the migration path); default clients when absent. */
+  readonly vipps?: SandboxVippsOptions
 }
 
 /**
@@ -130,6 +133,7 @@ export type Endpoint =
   | "integratorToken"
   | "revocation"
   | "api"
+  | VippsEndpoint
 
 /**
  * Faults to inject on an endpoint. Deterministic: `errorRate` 0.5 fails requests 1, 3, 5, ...

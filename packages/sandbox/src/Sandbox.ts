@@ -31,6 +31,7 @@ import * as Merchants from "./Merchants.js"
 import { type Endpoint, type Fault, resolve, type SandboxOptions } from "./Options.js"
 import type { Outcome } from "./Outcome.js"
 import * as Time from "./Time.js"
+import * as Vipps from "./Vipps.js"
 import * as World from "./World.js"
 
 /**
@@ -153,7 +154,7 @@ const endpointOf = (path: string): Endpoint | undefined => {
     case paths.integratorToken:
       return "integratorToken"
     default:
-      return path.startsWith("/api/") || path.startsWith("/pos/") ? "api" : undefined
+      return path.startsWith("/api/") || path.startsWith("/pos/") ? "api" : Vipps.endpointOf(path)
   }
 }
 
@@ -217,6 +218,7 @@ export const make = (options: SandboxOptions = {}) =>
     const keys = yield* Keys.make
     const merchants = Merchants.make(resolved.merchants)
     const time = Time.make(resolved.clockOffset)
+    const vipps = Vipps.make(options.vipps, keys, time.now)
     const world = World.make(resolved, keys, merchants, time)
     const api = Api.make(resolved, keys, merchants, world.grants, time)
     const counts = new Map<Endpoint, number>()
@@ -338,6 +340,14 @@ export const make = (options: SandboxOptions = {}) =>
         const answer = yield* admin.route(request.method, path, params)
         if (answer !== undefined) return respond(answer)
       }
+      // Vipps MobilePay (the migration path): its token endpoints and the ePayment API.
+      const vippsAnswer = yield* vipps.route(
+        request.method,
+        path,
+        headers,
+        Effect.orElseSucceed(request.text, () => "")
+      )
+      if (vippsAnswer !== undefined) return respond(vippsAnswer)
       return HttpServerResponse.text("Not Found", { status: 404 })
     })
 
@@ -354,7 +364,14 @@ export const make = (options: SandboxOptions = {}) =>
             : Effect.succeed(response)
         )
       )
-      .pipe(Effect.locallyWith(Headers.currentRedactedNames, (names) => [...names, "x-ibm-client-secret"]))
+      .pipe(
+        Effect.locallyWith(Headers.currentRedactedNames, (names) => [
+          ...names,
+          "x-ibm-client-secret",
+          "client_secret",
+          "ocp-apim-subscription-key"
+        ])
+      )
     const address = server.address
     if (address._tag !== "TcpAddress") return yield* Effect.die("sandbox: expected a TCP address")
     const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname

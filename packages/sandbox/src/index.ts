@@ -16,3 +16,10 @@ export * as SandboxBrowser from "./Browser.js"
 export * as SandboxCertificate from "./Certificate.js"
 /** @since 0.1.0 */
 export * as SandboxFault from "./Faults.js"
+/** @since 0.1.0 */
+export {
+  type SandboxVippsClient,
+  type SandboxVippsOptions,
+  type SandboxVippsSpecializedClient,
+  vippsDefaults
+} from "./Vipps.js"
