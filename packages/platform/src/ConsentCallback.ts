@@ -119,7 +119,7 @@ export const bindingCookie = (authorization: Authorization, maxAgeSeconds: numbe
   Option.match(authorization.binding, {
     onNone: () => undefined,
     onSome: (binding) =>
-      `${bindingCookieName}=${Redacted.value(binding)}; Path=/; Max-Age=${Math.max(0, Math.floor(maxAgeSeconds))}; HttpOnly; Secure; SameSite=None`
+      `${bindingCookieName}=${Redacted.value(binding)}; Path=/; Max-Age=${Math.max(0, Math.ceil(maxAgeSeconds))}; HttpOnly; Secure; SameSite=None`
   })
 
 /**
