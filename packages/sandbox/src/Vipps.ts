@@ -156,12 +156,15 @@ const PaymentInput = Schema.Struct({
 })
 const decodePayment = Schema.decodeUnknownEither(PaymentInput, { errors: "all" })
 
-// Each failed input as ePayment's `extraDetails` names it: a path and a reason.
-const extraDetailsOf = (error: ParseResult.ParseError) =>
-  ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => ({
-    name: issue.path.join(".") || "body",
-    reason: issue.message
-  }))
+// Each failed input once, as ePayment's `extraDetails` names it: a path and a reason.
+const extraDetailsOf = (error: ParseResult.ParseError) => {
+  const byName = new Map<string, string>()
+  for (const issue of ParseResult.ArrayFormatter.formatErrorSync(error)) {
+    const name = issue.path.join(".") || "body"
+    if (!byName.has(name)) byName.set(name, issue.message)
+  }
+  return [...byName].map(([name, reason]) => ({ name, reason }))
+}
 
 interface Payment {
   readonly reference: string
