@@ -24,7 +24,17 @@ import { inspect } from "node:util"
 import * as IntegratorAuth from "../src/IntegratorAuth.js"
 import * as MobilePayConfig from "../src/MobilePayConfig.js"
 import * as MobilePayHttpClient from "../src/MobilePayHttpClient.js"
+import * as VippsAccessToken from "../src/VippsAccessToken.js"
+import * as VippsConfig from "../src/VippsConfig.js"
+import * as VippsHttpClient from "../src/VippsHttpClient.js"
 import { CLIENT_ID, CLIENT_SECRET, integratorStack } from "./utils/sandboxStack.js"
+import {
+  MANAGEMENT_CLIENT_ID,
+  MANAGEMENT_SECRET,
+  VIPPS_CLIENT_SECRET,
+  VIPPS_SUBSCRIPTION_KEY,
+  vippsStack
+} from "./utils/vippsStack.js"
 
 const GATEWAY_ID = "gw-secrets-id"
 const GATEWAY_SECRET = "gw-secret-0c8e41f7b2"
@@ -133,6 +143,26 @@ const stack = (clientSecret = CLIENT_SECRET) =>
       gatewayOnTokenCall: true
     }
   })
+
+/** Fails naming which secret (by index) appears in which captured line, the secret masked. */
+const expectNoSecret = (captured: ReadonlyArray<string>, secrets: ReadonlyArray<string>) => {
+  const text = captured.join("\n")
+  for (const secret of secrets) {
+    expect(secret.length).toBeGreaterThan(8)
+    const where = captured
+      .filter((line) => line.includes(secret))
+      .map((line) => line.split(secret).join("<secret>").slice(0, 160))
+    expect(where, `secret #${secrets.indexOf(secret)} appears in captured text`).toEqual([])
+    // A JWT's signature alone is as good as the token for a replay: check it on its own too.
+    const signature = secret.split(".")[2]
+    if (signature !== undefined) expect(text.includes(signature)).toBe(false)
+  }
+}
+
+const epayment = (reference: string, value = 2500) =>
+  HttpClientRequest.post("/epayment/v1/payments").pipe(
+    HttpClientRequest.bodyUnsafeJson({ amount: { currency: "DKK", value }, reference })
+  )
 
 describe("no secret or token in logs, spans or errors", () => {
   it.live(
@@ -265,6 +295,145 @@ describe("no secret or token in logs, spans or errors", () => {
           const signature = secret.split(".")[2]
           if (signature !== undefined) expect(text.includes(signature)).toBe(false)
         }
+      }),
+    30_000
+  )
+
+  it.live(
+    "Vipps MobilePay: standard and specialized tokens, API calls, 401s, problems, faults, wrong keys, a failing config",
+    () =>
+      Effect.gen(function* () {
+        const { captured, failed, observe, spans } = yield* capture
+        const issued = new Set<string>()
+        const collect = Effect.gen(function* () {
+          const sandbox = yield* Sandbox.Sandbox
+          for (const request of yield* sandbox.requests("vippsApi")) {
+            const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? "")?.[1]
+            if (token !== undefined) issued.add(token)
+          }
+          yield* sandbox.resetCounts
+        })
+
+        const flows = Effect.gen(function* () {
+          const tokens = yield* VippsAccessToken.VippsAccessToken
+          const sandbox = yield* Sandbox.Sandbox
+          // Partner tokens per merchant and partner-level: the token sets render redacted.
+          for (const merchantSerialNumber of ["123456", "654321", null]) {
+            const set = yield* tokens.accessToken(VippsAccessToken.standard({ merchantSerialNumber }))
+            yield* Effect.logInfo("vipps token", set)
+            captured.push(...render(set))
+            issued.add(Redacted.value(set.accessToken))
+          }
+          // API calls with the subscription key, then a 401 retried once, then one that stays 401.
+          const api = yield* VippsHttpClient.make()
+          const created = yield* api.execute(epayment("secrets-order-1"))
+          yield* Effect.logDebug("created", yield* created.text)
+          yield* sandbox.setFault("vippsApi", { unauthorizedCount: 1 })
+          yield* Effect.logTrace("read", yield* (yield* api.execute(epayment("secrets-order-2"))).text)
+          yield* sandbox.setFault("vippsApi", { unauthorizedCount: 10 })
+          yield* failed("vipps unauthorized", yield* Effect.flip(api.execute(epayment("secrets-order-3"))))
+          yield* sandbox.clearFaults
+          // A problem answer: ApiProblem with its trace id, and its log line.
+          const problem = yield* Effect.flip(api.execute(epayment("bad", -1)))
+          expect(problem._tag).toBe("ApiProblem")
+          yield* failed("vipps problem", problem)
+          yield* collect
+
+          // Token endpoint faults, each on a cold key (another merchant).
+          const faults = [
+            [{ errorRate: 1 }, "Transport"],
+            [{ status429: { retryAfterSeconds: 0 } }, "RateLimited"],
+            [{ malformedBody: "json" }, "ProtocolViolation"],
+            [{ malformedBody: "html" }, "ProtocolViolation"],
+            [{ dropConnection: true }, "Transport"],
+            [{ latencyMs: 1000 }, "Transport"]
+          ] as const
+          let n = 0
+          for (const [fault, tag] of faults) {
+            yield* sandbox.setFault("vippsToken", fault)
+            const msn = String(700_000 + n++)
+            const error = yield* Effect.flip(
+              tokens.accessToken(VippsAccessToken.standard({ merchantSerialNumber: msn }))
+            )
+            expect(error._tag).toBe(tag)
+            yield* failed(`vipps token endpoint ${tag}`, error)
+          }
+          yield* sandbox.clearFaults
+        }).pipe(Effect.provide(vippsStack({ http: fast })))
+
+        const wrongKeys = Effect.gen(function* () {
+          const error = yield* Effect.flip((yield* VippsAccessToken.VippsAccessToken).accessToken())
+          expect(error._tag).toBe("InvalidClient")
+          yield* failed("vipps wrong secret", error)
+        }).pipe(
+          Effect.provide(vippsStack({ config: { clientSecret: Redacted.make("wrong-vipps-secret-71b2") } }))
+        )
+
+        const wrongSubscriptionKey = Effect.gen(function* () {
+          const error = yield* Effect.flip((yield* VippsAccessToken.VippsAccessToken).accessToken())
+          expect(error._tag).toBe("InvalidClient")
+          yield* failed("vipps wrong subscription key", error)
+        }).pipe(
+          Effect.provide(
+            vippsStack({ config: { subscriptionKey: Redacted.make("wrong-subscription-key-5e") } })
+          )
+        )
+
+        const specialized = Effect.gen(function* () {
+          const tokens = yield* VippsAccessToken.VippsAccessToken
+          const set = yield* tokens.accessToken(VippsAccessToken.specialized({ scope: "management" }))
+          yield* Effect.logInfo("management token", set)
+          captured.push(...render(set))
+          issued.add(Redacted.value(set.accessToken))
+        }).pipe(
+          Effect.provide(
+            vippsStack({
+              withoutSubscriptionKey: true,
+              config: { clientId: MANAGEMENT_CLIENT_ID, clientSecret: Redacted.make(MANAGEMENT_SECRET) }
+            })
+          )
+        )
+
+        const badConfig = Effect.gen(function* () {
+          const env = new Map([
+            ["VIPPS_CLIENT_ID", "partner"],
+            ["VIPPS_CLIENT_SECRET", VIPPS_CLIENT_SECRET],
+            ["VIPPS_SUBSCRIPTION_KEY", VIPPS_SUBSCRIPTION_KEY],
+            ["VIPPS_MERCHANT_SERIAL_NUMBER", "MSN-12"]
+          ])
+          const load = (entries: Map<string, string>) =>
+            Effect.provide(
+              VippsConfig.VippsConfig,
+              VippsConfig.layerConfig().pipe(
+                Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(entries, { pathDelim: "_" })))
+              )
+            )
+          yield* failed("vipps config", yield* Effect.flip(load(env)))
+          const good = yield* load(new Map([...env].filter(([k]) => k !== "VIPPS_MERCHANT_SERIAL_NUMBER")))
+          yield* Effect.logInfo("vipps config", good)
+          captured.push(...render(good))
+        })
+
+        yield* observe(
+          Effect.all([flows, wrongKeys, wrongSubscriptionKey, specialized, badConfig], { discard: true })
+        )
+
+        expect(spans).toContain("mobilepay_auth.vipps_token")
+        expect(spans.some((s) => s.startsWith("http.client"))).toBe(true)
+        expect(captured.some((line) => line.includes("ApiProblem"))).toBe(true)
+        expect(issued.size).toBeGreaterThanOrEqual(5)
+        expectNoSecret(captured, [
+          VIPPS_CLIENT_SECRET,
+          VIPPS_SUBSCRIPTION_KEY,
+          MANAGEMENT_SECRET,
+          "wrong-vipps-secret-71b2",
+          "wrong-subscription-key-5e",
+          // The specialized token call's Basic credential, as it goes on the wire.
+          Buffer.from(
+            `${encodeURIComponent(MANAGEMENT_CLIENT_ID)}:${encodeURIComponent(MANAGEMENT_SECRET)}`
+          ).toString("base64"),
+          ...issued
+        ])
       }),
     30_000
   )
