@@ -36,6 +36,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Demo from "./Demo.js"
 import * as Ui from "./internal/ui.js"
+import * as VippsCommand from "./VippsCommand.js"
 
 // ---------------------------------------------------------------------------
 // The integration, from the environment
@@ -180,7 +181,7 @@ const tokenMerchant = Command.make(
 
 const token = Command.make("token").pipe(
   Command.withDescription("Print tokens."),
-  Command.withSubcommands([tokenIntegrator, tokenMerchant])
+  Command.withSubcommands([tokenIntegrator, tokenMerchant, VippsCommand.tokenVipps])
 )
 
 const printConsented = (consented: MerchantConsent.Consented) =>

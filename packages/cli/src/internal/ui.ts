@@ -37,7 +37,8 @@ export const withProgress = <A, E, R>(
 }
 
 const hints: Record<string, string> = {
-  InvalidClient: "check MOBILEPAY_CLIENT_ID and MOBILEPAY_CLIENT_SECRET for this environment",
+  InvalidClient:
+    "check MOBILEPAY_CLIENT_ID and MOBILEPAY_CLIENT_SECRET (for Vipps MobilePay: VIPPS_CLIENT_ID, VIPPS_CLIENT_SECRET and VIPPS_SUBSCRIPTION_KEY) for this environment",
   UnauthorizedClient: "the client may not use this flow; ask MobilePay to enable it",
   InvalidGrant: "the code or refresh token was rejected; start the consent again",
   InvalidScope: "request only the product scopes your client was granted",
