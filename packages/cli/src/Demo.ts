@@ -8,7 +8,7 @@
  */
 import { FetchHttpClient, type HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Vat } from "@mobilepay-auth/domain"
+import { SecureRandom, Vat } from "@mobilepay-auth/domain"
 import {
   ConsentCallback,
   IntegratorAuth,
@@ -17,9 +17,12 @@ import {
   MobilePayHttpClient,
   TokenCipher,
   TokenManager,
-  TokenVault
+  TokenVault,
+  VippsAccessToken,
+  VippsConfig,
+  VippsHttpClient
 } from "@mobilepay-auth/platform"
-import { Sandbox, SandboxBrowser } from "@mobilepay-auth/sandbox"
+import { Sandbox, SandboxBrowser, vippsDefaults } from "@mobilepay-auth/sandbox"
 import { SqliteTokenStore } from "@mobilepay-auth/sql-sqlite"
 import { Console, Duration, Effect, Layer, Option, Redacted } from "effect"
 import * as Fs from "node:fs/promises"
@@ -95,7 +98,10 @@ export const run = Effect.gen(function* () {
           scopes: ["subscriptions", "invoice"],
           clientSystemVersion: "1.0.0",
           encryptionKeys: [{ id: "demo-1", secret: key }]
-        }).pipe(Layer.provideMerge(SqliteTokenStore.layer({ filename: dbFile })), Layer.provide(FetchHttpClient.layer))
+        }).pipe(
+          Layer.provideMerge(SqliteTokenStore.layer({ filename: dbFile })),
+          Layer.provide(FetchHttpClient.layer)
+        )
         const context = yield* Layer.build(stack)
         yield* Console.log(
           `  sandbox ${sb.baseUrl}, store ${dbFile} (SQLite, AES-256-GCM), callback ${redirectUri}\n`
@@ -251,6 +257,55 @@ export const run = Effect.gen(function* () {
             })
           ),
           (tag) => `${tag}; no grant left in the store`
+        )
+
+        // 5. The migration path: Vipps MobilePay partner keys on the same token manager and HTTP client.
+        yield* step(
+          "Vipps MobilePay: partner tokens per merchant serial number, ePayment calls, repeats from cache",
+          Effect.gen(function* () {
+            const vipps = yield* Layer.build(
+              VippsAccessToken.layer.pipe(
+                Layer.provideMerge(
+                  VippsConfig.layer({
+                    environment: VippsConfig.custom({ baseUrl: sb.baseUrl, allowInsecureLoopback: true }),
+                    clientId: vippsDefaults.client.clientId,
+                    clientSecret: Redacted.make(vippsDefaults.client.clientSecret),
+                    subscriptionKey: Redacted.make(vippsDefaults.client.subscriptionKey),
+                    system: { name: "mobilepay-auth-demo", version: "0.1.0" }
+                  })
+                ),
+                Layer.provideMerge(SecureRandom.layerWebCrypto),
+                Layer.provide(Layer.succeedContext(context))
+              )
+            )
+            return yield* Effect.gen(function* () {
+              const statuses: Array<number> = []
+              for (const merchantSerialNumber of vippsDefaults.client.merchantSerialNumbers) {
+                const api = yield* VippsHttpClient.make(VippsAccessToken.standard({ merchantSerialNumber }))
+                const reference = `demo-order-${merchantSerialNumber}`
+                const created = yield* api.execute(
+                  HttpClientRequest.post("/epayment/v1/payments").pipe(
+                    HttpClientRequest.bodyUnsafeJson({ amount: { currency: "DKK", value: 4900 }, reference })
+                  )
+                )
+                // The second call finds the merchant's token in the cache: no token request.
+                const read = yield* api.execute(HttpClientRequest.get(`/epayment/v1/payments/${reference}`))
+                statuses.push(created.status, read.status)
+              }
+              const [sent] = yield* sb.requests("vippsApi")
+              const headers = [
+                "authorization",
+                "ocp-apim-subscription-key",
+                "merchant-serial-number",
+                "idempotency-key",
+                "vipps-system-name"
+              ].filter((h) => sent?.headers[h] !== undefined)
+              return { statuses, tokenRequests: yield* sb.requestCount("vippsToken"), headers }
+            }).pipe(Effect.provide(vipps))
+          }).pipe(Effect.provide(context), Effect.scoped),
+          ({ headers, statuses, tokenRequests }) =>
+            `merchants ${vippsDefaults.client.merchantSerialNumbers.join(", ")}: HTTP ${statuses.join(", ")}; ` +
+            `${tokenRequests} token requests for ${statuses.length} calls; sent ${headers.join(", ")}`
         )
 
         return outcomes
