@@ -118,7 +118,10 @@ const versionPattern = /^\d+\.\d+\.\d+$/
 
 const keysOf = (
   keys: Options["encryptionKeys"]
-): Either.Either<Option.Option<Arr.NonEmptyReadonlyArray<TokenCipher.KeyMaterial>>, AuthError.InvalidConfiguration> => {
+): Either.Either<
+  Option.Option<Arr.NonEmptyReadonlyArray<TokenCipher.KeyMaterial>>,
+  AuthError.InvalidConfiguration
+> => {
   if (keys === undefined) return Either.right(Option.none())
   const list =
     typeof keys === "string" || Redacted.isRedacted(keys)
@@ -141,7 +144,9 @@ const keysOf = (
  * @since 0.1.0
  * @category constructors
  */
-export const validate = (options: Options): Either.Either<MobilePayConfig.Service, AuthError.InvalidConfiguration> =>
+export const validate = (
+  options: Options
+): Either.Either<MobilePayConfig.Service, AuthError.InvalidConfiguration> =>
   Either.gen(function* () {
     if (options.clientId.trim() === "") return yield* Either.left(invalid("clientId", "is empty"))
     if (Redacted.value(options.clientSecret).trim() === "") {
@@ -204,10 +209,13 @@ const customEnvironment = Config.all({
   integratorTokenUrl: Config.url("INTEGRATOR_TOKEN_URL"),
   integratorIssuer: Config.option(Config.nonEmptyString("INTEGRATOR_ISSUER")),
   apiBaseUrl: Config.url("API_BASE_URL"),
-  allowInsecureLoopback: Config.boolean("ALLOW_INSECURE_LOOPBACK").pipe(Config.withDefault(false))
+  allowInsecureLoopback: Config.boolean("ALLOW_INSECURE_LOOPBACK").pipe(Config.withDefault(false)),
+  // A custom provider may be a production one: then loopback redirect URIs are refused.
+  kind: Config.literal("sandbox", "production")("KIND").pipe(Config.withDefault("sandbox" as const))
 }).pipe(
   Config.map((c) =>
     Environment.custom({
+      kind: c.kind,
       discoveryUrl: c.discoveryUrl.href,
       issuer: c.issuer,
       integratorTokenUrl: c.integratorTokenUrl.href,
@@ -282,10 +290,14 @@ const durationConfig = (name: string, fallback: Duration.Duration) =>
       const decoded = short
         ? Duration.decodeUnknown(`${short[1]} ${unit[short[2] as keyof typeof unit]}`)
         : Duration.decodeUnknown(text.trim())
-      return Option.match(Option.filter(decoded, (d) => Duration.toMillis(d) > 0), {
-        onNone: () => Either.left(ConfigError.InvalidData([name], "expected a duration such as 10s or 10 seconds")),
-        onSome: Either.right
-      })
+      return Option.match(
+        Option.filter(decoded, (d) => Duration.toMillis(d) > 0),
+        {
+          onNone: () =>
+            Either.left(ConfigError.InvalidData([name], "expected a duration such as 10s or 10 seconds")),
+          onSome: Either.right
+        }
+      )
     }),
     Config.withDefault(fallback)
   )
@@ -294,7 +306,7 @@ const durationConfig = (name: string, fallback: Duration.Duration) =>
  * The settings as a `Config`, every name under `prefix` (default `MOBILEPAY_`):
  * `ENVIRONMENT` (`sandbox-dk`, `sandbox-fi`, `production-dk`, `production-fi`, or `custom`
  * with `DISCOVERY_URL`, `ISSUER`, `INTEGRATOR_TOKEN_URL`, `API_BASE_URL`,
- * `ALLOW_INSECURE_LOOPBACK`), `CLIENT_ID`, `CLIENT_SECRET`, `GATEWAY_CLIENT_ID`,
+ * `ALLOW_INSECURE_LOOPBACK`, `KIND`: `sandbox` (default) or `production`), `CLIENT_ID`, `CLIENT_SECRET`, `GATEWAY_CLIENT_ID`,
  * `GATEWAY_CLIENT_SECRET`, `GATEWAY_ON_TOKEN_CALL`, `CLIENT_SYSTEM_VERSION`, `REDIRECT_URI`,
  * `SCOPES`, `SEND_VERIFIER_ON_REFRESH`, `REQUEST_TIMEOUT` (`10s` or `10 seconds`),
  * `ENCRYPTION_KEYS` (`id:base64key,...`), `CLIENT_AUTHENTICATION` (`client_secret_post` or

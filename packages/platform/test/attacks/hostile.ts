@@ -20,6 +20,7 @@ import * as TokenCipher from "../../src/TokenCipher.js"
 
 export const clientId = "integrator-client"
 export const clientSecret = "s3cr3t-client"
+export const secret = Redacted.make(clientSecret)
 export const redirectUri = "https://app.example.test/callback"
 
 /** What a route answers. */
@@ -302,6 +303,8 @@ export interface StackOptions {
   readonly scopes?: MobilePayConfig.Options["scopes"]
   readonly gateway?: MobilePayConfig.Options["gateway"]
   readonly store?: TokenStore.TokenStore.Service
+  readonly kind?: "sandbox" | "production"
+  readonly redirectUri?: string
 }
 
 /**
@@ -330,10 +333,10 @@ export const stack = (hostile: Hostile, options: StackOptions = {}) =>
     Layer.provide(FetchHttpClient.layer),
     Layer.provideMerge(
       MobilePayConfig.layer({
-        environment: hostile.environment(),
+        environment: hostile.environment(options.kind),
         clientId,
         clientSecret: Redacted.make(clientSecret),
-        redirectUri,
+        redirectUri: options.redirectUri ?? redirectUri,
         scopes: options.scopes ?? ["invoice"],
         ...(options.gateway === undefined ? {} : { gateway: options.gateway })
       })
