@@ -111,7 +111,8 @@ describe("IntegratorAuth transient faults", () => {
     })
 
   const fast = {
-    http: { baseBackoff: "1 millis", maxBackoff: "5 millis", maxRetries: 2, timeout: "300 millis" }
+    http: { baseBackoff: "1 millis", maxBackoff: "5 millis", maxRetries: 2 },
+    config: { requestTimeout: "300 millis" }
   } as const
 
   it.live("5xx: retried twice by the HTTP layer, then Transport", () =>

@@ -129,8 +129,7 @@ const pay = Effect.gen(function* () {
 const fast = {
   baseBackoff: "1 millis",
   maxBackoff: "5 millis",
-  maxRetries: 2,
-  timeout: "300 millis"
+  maxRetries: 2
 } as const
 
 const stack = (clientSecret = CLIENT_SECRET) =>
@@ -140,7 +139,8 @@ const stack = (clientSecret = CLIENT_SECRET) =>
     config: {
       clientSecret: Redacted.make(clientSecret),
       gateway: { clientId: GATEWAY_ID, clientSecret: Redacted.make(GATEWAY_SECRET) },
-      gatewayOnTokenCall: true
+      gatewayOnTokenCall: true,
+      requestTimeout: "300 millis"
     }
   })
 

@@ -30,7 +30,7 @@ const trustingSandbox = Layer.unwrapEffect(
 )
 
 const stack = (client: Layer.Layer<HttpClient.HttpClient, never, Sandbox.Sandbox>) =>
-  integratorStack({ sandbox: { https: true }, http: { allowInsecureLoopback: false }, client })
+  integratorStack({ sandbox: { https: true }, client })
 
 describe("TLS to the sandbox (https: true)", () => {
   it.scoped("a client that trusts its certificate gets a token over https", () => {

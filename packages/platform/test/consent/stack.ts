@@ -1,15 +1,12 @@
 /**
- * The merchant-consent stack for tests: an ephemeral encrypted vault, the token manager, the
- * hardened HTTP client over whatever `HttpClient` the test gives, and a configuration.
+ * The merchant-consent stack for tests: the one layer on an in-memory store (so a random
+ * sealing key), over whatever `HttpClient` the test gives, without retries.
  */
-import { Environment, SecureRandom } from "@mobilepay-auth/domain"
+import type { Environment } from "@mobilepay-auth/domain"
 import { type HttpClient } from "@effect/platform"
 import { Layer, Redacted } from "effect"
-import * as AuthHttp from "../../src/AuthHttp.js"
-import * as MerchantConsent from "../../src/MerchantConsent.js"
-import * as MobilePayConfig from "../../src/MobilePayConfig.js"
-import * as TokenManager from "../../src/TokenManager.js"
-import * as TokenVault from "../../src/TokenVault.js"
+import * as MobilePay from "../../src/MobilePay.js"
+import * as TokenStore from "../../src/TokenStore.js"
 
 export interface StackOptions {
   readonly environment: Environment.Environment
@@ -23,22 +20,12 @@ export interface StackOptions {
 }
 
 export const stack = (http: Layer.Layer<HttpClient.HttpClient>, options: StackOptions) =>
-  MerchantConsent.layer().pipe(
-    Layer.provideMerge(TokenManager.layer()),
-    Layer.provideMerge(TokenVault.layerEphemeral),
-    Layer.provide(
-      AuthHttp.layer({ allowInsecureLoopback: options.environment.allowInsecureLoopback, maxRetries: 0 })
-    ),
-    Layer.provide(http),
-    Layer.provideMerge(
-      MobilePayConfig.layer({
-        environment: options.environment,
-        clientId: options.clientId,
-        clientSecret: Redacted.make(options.clientSecret ?? "secret"),
-        redirectUri: options.redirectUri,
-        scopes: options.scopes ?? ["invoice", "subscriptions"],
-        sendVerifierOnRefresh: options.sendVerifierOnRefresh ?? true
-      })
-    ),
-    Layer.provideMerge(SecureRandom.layerWebCrypto)
-  )
+  MobilePay.layer({
+    environment: options.environment,
+    clientId: options.clientId,
+    clientSecret: Redacted.make(options.clientSecret ?? "secret"),
+    redirectUri: options.redirectUri,
+    scopes: options.scopes ?? ["invoice", "subscriptions"],
+    sendVerifierOnRefresh: options.sendVerifierOnRefresh ?? true,
+    http: { maxRetries: 0 }
+  }).pipe(Layer.provideMerge(TokenStore.layerMemory), Layer.provide(http), Layer.orDie)
