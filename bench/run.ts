@@ -10,8 +10,7 @@
  * Prints a table and writes bench/results.json. Wall time comes from `performance.now()`.
  */
 import { FetchHttpClient } from "@effect/platform"
-import { SecureRandom } from "@mobilepay-auth/domain"
-import { AuthHttp, IntegratorAuth, MobilePayConfig, TokenManager, TokenVault } from "@mobilepay-auth/platform"
+import { IntegratorAuth, MobilePay, TokenStore } from "@mobilepay-auth/platform"
 import { Sandbox } from "@mobilepay-auth/sandbox"
 import { Effect, Layer, Redacted } from "effect"
 import * as Fs from "node:fs"
@@ -29,23 +28,14 @@ const SandboxLive = Sandbox.layer({
   integratorClients: [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET }]
 })
 
-/** IntegratorAuth over the sandbox; a fresh one per measurement (cold cache). */
+/** Every service over the sandbox, on an in-memory store; a fresh one per measurement (cold cache). */
 const stack = Layer.unwrapEffect(
   Effect.map(Sandbox.Sandbox, (sandbox) =>
-    IntegratorAuth.layer.pipe(
-      Layer.provide(TokenManager.layer()),
-      Layer.provide(TokenVault.layerEphemeral),
-      Layer.provide(AuthHttp.layer({ allowInsecureLoopback: true })),
-      Layer.provide(FetchHttpClient.layer),
-      Layer.provide(
-        MobilePayConfig.layer({
-          environment: sandbox.environment,
-          clientId: CLIENT_ID,
-          clientSecret: Redacted.make(CLIENT_SECRET)
-        })
-      ),
-      Layer.provide(SecureRandom.layerWebCrypto)
-    )
+    MobilePay.layer({
+      environment: sandbox.environment,
+      clientId: CLIENT_ID,
+      clientSecret: Redacted.make(CLIENT_SECRET)
+    }).pipe(Layer.provide(TokenStore.layerMemory), Layer.provide(FetchHttpClient.layer), Layer.orDie)
   )
 )
 

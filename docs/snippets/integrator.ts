@@ -1,19 +1,15 @@
 // Integrator authentication (PoS V10) in an Effect application: the layers, a bound and an
 // unbound token, and the errors a caller can act on. CI type-checks this file.
 import { FetchHttpClient } from "@effect/platform"
-import { SecureRandom, Vat } from "@mobilepay-auth/domain"
-import { AuthHttp, IntegratorAuth, MobilePayConfig, TokenManager, TokenVault } from "@mobilepay-auth/platform"
+import { Vat } from "@mobilepay-auth/domain"
+import { IntegratorAuth, MobilePay, TokenStore } from "@mobilepay-auth/platform"
 import { Duration, Effect, Layer, Option, Redacted } from "effect"
 
 // MOBILEPAY_ENVIRONMENT, MOBILEPAY_CLIENT_ID and MOBILEPAY_CLIENT_SECRET come from the environment.
-export const IntegratorLive = IntegratorAuth.layer.pipe(
-  Layer.provideMerge(TokenManager.layer()),
-  // Integrator tokens live in memory only: nothing is persisted, so an ephemeral vault will do.
-  Layer.provide(TokenVault.layerEphemeral),
-  Layer.provideMerge(AuthHttp.layer()),
-  Layer.provide(FetchHttpClient.layer),
-  Layer.provideMerge(MobilePayConfig.layerConfig()),
-  Layer.provide(SecureRandom.layerWebCrypto)
+// Integrator tokens are never persisted, so the in-memory store will do (it seals with a random key).
+export const IntegratorLive = MobilePay.layerConfig().pipe(
+  Layer.provide(TokenStore.layerMemory),
+  Layer.provide(FetchHttpClient.layer)
 )
 
 // An unbound token: one for all your merchants; API calls name the merchant in a header.

@@ -1,34 +1,15 @@
 // Merchant consent in an Effect application: the layers, and the two halves of the flow.
-// (Imports are workspace-relative so CI can type-check this file; in your application they are
-// "effect", "@effect/platform" and "@mobilepay-auth/platform".)
 import { FetchHttpClient } from "@effect/platform"
+import { MerchantConsent, MobilePay } from "@mobilepay-auth/platform"
+import { SqliteTokenStore } from "@mobilepay-auth/sql-sqlite"
 import { Effect, Layer } from "effect"
-import { SecureRandom } from "@mobilepay-auth/domain"
-import {
-  AuthHttp,
-  MerchantConsent,
-  MobilePayConfig,
-  TokenCipher,
-  TokenManager,
-  TokenStore,
-  TokenVault
-} from "@mobilepay-auth/platform"
 
 // MOBILEPAY_ENVIRONMENT, MOBILEPAY_CLIENT_ID, MOBILEPAY_CLIENT_SECRET, MOBILEPAY_REDIRECT_URI,
-// MOBILEPAY_SCOPES and MOBILEPAY_ENCRYPTION_KEYS come from the environment.
-const Storage = TokenVault.layer.pipe(
-  // Use the SQLite or PostgreSQL store of @mobilepay-auth/sql in production.
-  Layer.provide(TokenStore.layerMemory),
-  Layer.provide(TokenCipher.layerConfig())
-)
-
-export const MerchantConsentLive = MerchantConsent.layer().pipe(
-  Layer.provideMerge(TokenManager.layer()),
-  Layer.provideMerge(Storage),
-  Layer.provide(AuthHttp.layer()),
-  Layer.provide(FetchHttpClient.layer),
-  Layer.provide(MobilePayConfig.layerConfig()),
-  Layer.provideMerge(SecureRandom.layerWebCrypto)
+// MOBILEPAY_SCOPES and MOBILEPAY_ENCRYPTION_KEYS come from the environment; the SQLite file
+// lives under MOBILEPAY_DATA_DIR (use @mobilepay-auth/sql-pg for many instances).
+export const MerchantConsentLive = MobilePay.layerConfig().pipe(
+  Layer.provide(SqliteTokenStore.layerConfig()),
+  Layer.provide(FetchHttpClient.layer)
 )
 
 // 1. Your "connect MobilePay" button: send the merchant's browser to `url`.
