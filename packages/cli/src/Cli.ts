@@ -226,6 +226,10 @@ const consentStart = Command.make(
         Either.match(Scope.parseProductScopes([s]), { onLeft: Effect.fail, onRight: () => Effect.void })
       )
       const authorization = yield* consent.begin({
+        // The explicit opt-out of the user-agent binding: the browser opening the printed URL never
+        // talked to this process, so it carries no binding cookie; the loopback listener and the
+        // single-use state are what tie the callback to this run.
+        bindToUserAgent: false,
         responseMode: mode,
         ...(Option.isSome(vat) ? { merchantVat: vat.value } : {}),
         ...(scopes.length > 0 ? { scopes } : {})

@@ -179,9 +179,22 @@ export const run = Effect.gen(function* () {
                 redirectUri,
                 username: "demo"
               })
+              // The browser that began the consent carries its binding cookie (a web app sets it with
+              // ConsentCallback.begin; this scripted browser is handed it).
               const done =
                 callback._tag === "FormPost"
-                  ? yield* Effect.promise(() => fetch(callback.request))
+                  ? yield* Effect.promise(async () => {
+                      const headers = new Headers(callback.request.headers)
+                      const binding = Option.getOrUndefined(authorization.binding)
+                      if (binding !== undefined) {
+                        headers.set(
+                          "cookie",
+                          `${MerchantConsent.bindingCookieName}=${Redacted.value(binding)}`
+                        )
+                      }
+                      const body = await callback.request.text()
+                      return fetch(callback.request.url, { method: "POST", headers, body })
+                    })
                   : yield* Effect.fail(
                       new SandboxBrowser.BrowserError({ step: "callback", detail: "expected form_post" })
                     )

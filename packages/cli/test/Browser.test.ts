@@ -60,7 +60,12 @@ describe.skipIf(!available && process.env.CI !== "true")("consent in headless Ch
             Layer.provide(Layer.succeed(MerchantConsent.MerchantConsent, consent))
           )
         )
-        const authorization = yield* consent.begin({ merchantVat: "DK12345678", responseMode: "form_post" })
+        // Begun here, not by the browser (no web app sets the binding cookie in it): the explicit opt-out.
+        const authorization = yield* consent.begin({
+          merchantVat: "DK12345678",
+          responseMode: "form_post",
+          bindToUserAgent: false
+        })
 
         const finalText = yield* Effect.acquireUseRelease(
           Effect.promise(() =>

@@ -420,14 +420,15 @@ export class StoreFailure extends Schema.TaggedError<StoreFailure>("@mobilepay-a
   "StoreFailure",
   {
     operation: Schema.String,
-    reason: Schema.Literal("unavailable", "conflict", "corrupt", "decrypt", "lease", "other"),
+    /** `incompatible`: the database was migrated by a newer version of this toolkit. */
+    reason: Schema.Literal("unavailable", "conflict", "corrupt", "decrypt", "lease", "incompatible", "other"),
     description: Description
   }
 ) {
   constructor(
     props: {
       readonly operation: string
-      readonly reason: "unavailable" | "conflict" | "corrupt" | "decrypt" | "lease" | "other"
+      readonly reason: "unavailable" | "conflict" | "corrupt" | "decrypt" | "lease" | "incompatible" | "other"
       readonly description?: string | undefined
     },
     options?: Schema.MakeOptions

@@ -134,7 +134,9 @@ const consentOnce = Effect.gen(function* () {
   const authorization = yield* consent.begin({ merchantVat: "DK12345678" })
   const callback = yield* SandboxBrowser.consent(authorization.url, { redirectUri: REDIRECT })
   if (callback._tag !== "FormPost") return yield* Effect.dieMessage("expected a form_post callback")
-  const consented = yield* consent.complete(callback.request)
+  const consented = yield* consent.complete(callback.request, {
+    binding: Option.getOrUndefined(authorization.binding)
+  })
   const first = yield* consent.accessToken(consented.merchant)
   return { merchant: consented.merchant, expiresAt: consented.expiresAt, firstToken: tokenId(first) }
 })

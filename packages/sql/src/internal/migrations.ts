@@ -8,7 +8,7 @@
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import type { AuthError } from "@mobilepay-auth/domain"
+import { AuthError } from "@mobilepay-auth/domain"
 import { Effect, Exit } from "effect"
 import { fromDefect, fromSqlError } from "./failure.js"
 
@@ -66,6 +66,16 @@ const pgMigrations = Migrator.fromRecord({
 })
 
 const runMigrator = Migrator.make({})
+
+/**
+ * The highest migration this version knows (the same on both engines). A database whose
+ * migrations table records a higher one was opened by a newer version: its rows may be in a
+ * shape this version would misread (and report as decrypt or decode failures one by one), so
+ * it is refused as a whole when the store opens.
+ *
+ * @internal
+ */
+export const knownMigration = 1
 
 /**
  * A write transaction that takes SQLite's write lock up front (`BEGIN IMMEDIATE`, waiting
@@ -128,5 +138,22 @@ export const migrate: Effect.Effect<void, AuthError.StoreFailure, SqlClient.SqlC
       ),
       Effect.catchAllDefect((defect) => Effect.fail(fromDefect("migrate", "a migration failed", defect)))
     )
+    const table = sql.onDialectOrElse({
+      pg: () => pgMigrationsTable,
+      orElse: () => sqliteMigrationsTable
+    })
+    const rows = yield* sql<{
+      readonly latest: number | string | null
+    }>`SELECT MAX(migration_id) AS latest FROM ${sql(table)}`.pipe(Effect.mapError(fromSqlError("migrate")))
+    const applied = Number(rows[0]?.latest ?? 0)
+    if (applied > knownMigration) {
+      return yield* Effect.fail(
+        new AuthError.StoreFailure({
+          operation: "open",
+          reason: "incompatible",
+          description: `the database was migrated by a newer version (schema ${applied}; this version knows ${knownMigration})`
+        })
+      )
+    }
   }
 )
