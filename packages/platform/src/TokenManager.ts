@@ -13,6 +13,7 @@ import {
   Deferred,
   Duration,
   Effect,
+  Exit,
   FiberId,
   FiberSet,
   Layer,
@@ -23,6 +24,8 @@ import {
   type Scope
 } from "effect"
 import { type Grant, GrantSchema } from "./Grant.js"
+import * as GrantWrite from "./internal/grantWrite.js"
+import * as PersistentRefresh from "./internal/persistentRefresh.js"
 import { TokenVault } from "./TokenVault.js"
 
 /**
@@ -62,7 +65,11 @@ export type ManagerError = AuthError.ConsentRequired | AuthError.StoreFailure | 
  */
 export interface Options {
   readonly policy?: TokenLifecycle.Policy
-  /** Lease on a key while refreshing across processes. Default 30 s. */
+  /**
+   * Lease on a key while refreshing across processes. The holder renews it every third of this
+   * while its attempt runs, so it bounds only how long a crashed holder stalls the others (who
+   * meanwhile serve a token that has not expired). Default 10 s.
+   */
   readonly leaseTtl?: Duration.DurationInput
   /** Poll interval while another process holds the lease. Default 50 ms. */
   readonly leasePoll?: Duration.DurationInput
@@ -136,7 +143,14 @@ const failures = Metric.counter("mobilepay_auth_failures", { description: "faile
  * @since 0.1.0
  * @category metrics
  */
-export const metrics = { tokenRequests: requests, refreshes, cacheHits: hits, failures } as const
+export const metrics = {
+  tokenRequests: requests,
+  refreshes,
+  cacheHits: hits,
+  failures,
+  /** Refused writes of a refreshed grant, tagged `kind` and `reason` (it is served from memory meanwhile). */
+  storeWriteFailures: GrantWrite.storeWriteFailures
+} as const
 
 // Tagged counters are built once per kind: the cache-hit path runs on every API call.
 const byKind = <M extends Metric.Metric.Counter<number>>(metric: M) => {
@@ -158,9 +172,28 @@ const failuresOf = byKind(failures)
 interface Entry {
   state: TokenLifecycle.State
   attributes: Grant["attributes"]
-  /** Completed by the refresh owner; shared by every caller that waits. */
-  inflight: Deferred.Deferred<Token.TokenSet, unknown> | undefined
+  /** The refresh in flight, if any: completed by its owner, shared by every caller that waits. */
+  cycle: Cycle | undefined
+  /** Set while a refreshed grant is served but not yet stored: no new refresh starts meanwhile. */
+  unsaved: AuthError.StoreFailure | undefined
   lastError: unknown
+}
+
+/**
+ * One refresh in flight. Callers wait on `answer`. While another process holds the lease, the
+ * waiters so far are answered with this process's token if it has not expired (it still works
+ * at the API), and later callers get it directly (`interim`) or wait on a new `answer`.
+ */
+interface Cycle {
+  answer: Deferred.Deferred<Token.TokenSet, unknown>
+  interim: Token.TokenSet | undefined
+  /** Every answer handed out; the owner's result completes those still open. */
+  readonly answers: Array<Deferred.Deferred<Token.TokenSet, unknown>>
+}
+
+const newCycle = (): Cycle => {
+  const answer = Deferred.unsafeMake<Token.TokenSet, unknown>(FiberId.none)
+  return { answer, interim: undefined, answers: [answer] }
 }
 
 const tagOf = (e: unknown): string =>
@@ -189,7 +222,7 @@ export const make = (
   Effect.gen(function* () {
     const vault = yield* TokenVault
     const policy = options.policy ?? TokenLifecycle.defaultPolicy
-    const leaseTtl = Duration.toMillis(options.leaseTtl ?? "30 seconds")
+    const leaseTtl = Duration.toMillis(options.leaseTtl ?? "10 seconds")
     const leasePoll = Duration.decode(options.leasePoll ?? "50 millis")
     const owner = options.owner ?? `pid-${globalThis.crypto.randomUUID()}`
     const shutdownTimeout = Duration.decode(options.shutdownTimeout ?? "10 seconds")
@@ -221,7 +254,13 @@ export const make = (
     const entryOf = (key: string): Entry => {
       let entry = entries.get(key)
       if (entry === undefined) {
-        entry = { state: TokenLifecycle.empty, attributes: {}, inflight: undefined, lastError: undefined }
+        entry = {
+          state: TokenLifecycle.empty,
+          attributes: {},
+          cycle: undefined,
+          unsaved: undefined,
+          lastError: undefined
+        }
         entries.set(key, entry)
       }
       return entry
@@ -236,12 +275,6 @@ export const make = (
       }))
     }
 
-    // A stored grant that needs no refresh at `now`, if any.
-    const usable = (grant: Grant, now: number, jitter: number) => {
-      const scheduled = TokenLifecycle.schedule(policy, grant.tokens, jitter)
-      return now < scheduled.refreshAt
-    }
-
     const readStored = (key: string) => vault.get(GrantSchema, grantKey(key))
 
     const writeStored = (
@@ -252,81 +285,48 @@ export const make = (
       now: number
     ) => vault.put(GrantSchema, grantKey(key), grant, { expectedVersion, expiresAt: now + retention })
 
-    // One refresh through the store: lease, re-read, obtain only if still needed, write.
-    const obtainPersistent = <E>(source: TokenSource<E>, entry: Entry) =>
-      Effect.gen(function* () {
-        const retention = source.retentionMillis ?? DEFAULT_RETENTION
-        const jitter = yield* Random.next
-        const before = yield* readStored(source.key)
-        let now = yield* Effect.clockWith((c) => c.currentTimeMillis)
-        if (Option.isSome(before) && usable(before.value.value, now, jitter)) {
-          return { grant: before.value.value, fromStore: true }
-        }
-        // Take the lease; while another process holds it, watch for its result.
-        while (!(yield* vault.store.acquireLease(grantKey(source.key), owner, leaseTtl))) {
-          yield* pause(leasePoll)
-          const seen = yield* readStored(source.key)
-          now = yield* Effect.clockWith((c) => c.currentTimeMillis)
-          if (Option.isSome(seen) && usable(seen.value.value, now, jitter)) {
-            return { grant: seen.value.value, fromStore: true }
-          }
-        }
-        return yield* Effect.gen(function* () {
-          const stored = yield* readStored(source.key)
-          now = yield* Effect.clockWith((c) => c.currentTimeMillis)
-          if (Option.isSome(stored) && usable(stored.value.value, now, jitter)) {
-            return { grant: stored.value.value, fromStore: true }
-          }
-          const current = Option.orElse(
-            Option.map(stored, (s) => s.value),
-            () => currentGrant(entry)
-          )
-          yield* stopIfClosing
-          yield* Metric.increment(requestsOf(source.kind))
-          const next = yield* source.obtain(current).pipe(
-            Effect.tapError((e) =>
-              // A rejected grant is deleted, unless someone else refreshed meanwhile.
-              isGrantGone(e)
-                ? Effect.flatMap(readStored(source.key), (latest) =>
-                    Option.getOrUndefined(latest)?.version === Option.getOrUndefined(stored)?.version
-                      ? Effect.asVoid(vault.store.remove(grantKey(source.key)))
-                      : Effect.void
-                  )
-                : Effect.void
-            )
-          )
-          const merged: Grant = {
-            tokens: refreshKept(current, next.tokens),
-            attributes: {
-              ...Option.match(current, { onNone: () => ({}), onSome: (g) => g.attributes }),
-              ...next.attributes
-            }
-          }
-          now = yield* Effect.clockWith((c) => c.currentTimeMillis)
-          // Written before anyone sees the new access token: a rotated refresh token is never lost.
-          yield* writeStored(
-            source.key,
-            merged,
-            Option.match(stored, { onNone: () => 0, onSome: (s) => s.version }),
-            retention,
-            now
-          ).pipe(
-            Effect.catchIf(
-              (e) => e.reason === "conflict",
-              () =>
-                Effect.flatMap(readStored(source.key), (latest) =>
-                  writeStored(
-                    source.key,
-                    merged,
-                    Option.match(latest, { onNone: () => 0, onSome: (s) => s.version }),
-                    retention,
-                    now
-                  )
-                )
-            )
-          )
-          return { grant: merged, fromStore: false }
-        }).pipe(Effect.ensuring(Effect.ignore(vault.store.releaseLease(grantKey(source.key), owner))))
+    const persistence: PersistentRefresh.Context = {
+      vault,
+      policy,
+      owner,
+      leaseTtlMillis: leaseTtl,
+      leasePoll,
+      pause,
+      stopIfClosing
+    }
+
+    const obtainPersistent = <E>(
+      source: TokenSource<E>,
+      entry: Entry,
+      deliver: (grant: Grant) => Effect.Effect<void>
+    ) =>
+      PersistentRefresh.refresh(persistence, {
+        storeKey: grantKey(source.key),
+        kind: source.kind,
+        subject: source.subject ?? source.key,
+        retentionMillis: source.retentionMillis ?? DEFAULT_RETENTION,
+        obtain: source.obtain,
+        sending: Metric.increment(requestsOf(source.kind)),
+        memory: currentGrant(entry),
+        onWaiting: Effect.clockWith((clock) =>
+          Effect.suspend(() => {
+            // A token that has not expired still works at the API: waiters need not wait for it.
+            const current = entry.state._tag === "ConsentRequired" ? Option.none() : entry.state.current
+            const cycle = entry.cycle
+            if (cycle === undefined || Option.isNone(current)) return Effect.void
+            if (clock.unsafeCurrentTimeMillis() >= current.value.tokens.expiresAt) return Effect.void
+            const answered = cycle.answer
+            cycle.interim = current.value.tokens
+            cycle.answer = Deferred.unsafeMake<Token.TokenSet, unknown>(FiberId.none)
+            cycle.answers.push(cycle.answer)
+            return Deferred.succeed(answered, current.value.tokens)
+          })
+        ),
+        onUnsaved: (grant, error) =>
+          Effect.suspend(() => {
+            entry.unsaved = error
+            return deliver(grant)
+          })
       })
 
     const obtainMemory = <E>(source: TokenSource<E>, entry: Entry) =>
@@ -336,51 +336,76 @@ export const make = (
         yield* Metric.increment(requestsOf(source.kind))
         const next = yield* source.obtain(current)
         return {
-          grant: { tokens: refreshKept(current, next.tokens), attributes: next.attributes },
-          fromStore: false
-        }
+          _tag: "Refreshed",
+          grant: { tokens: refreshKept(current, next.tokens), attributes: next.attributes }
+        } satisfies PersistentRefresh.Outcome
       })
+
+    const consentGone = (source: TokenSource<unknown>, error: unknown) =>
+      error instanceof AuthError.ConsentRequired
+        ? error
+        : new AuthError.ConsentRequired({ merchant: source.subject ?? source.key, reason: "revoked" })
 
     // The owner of a refresh cycle: one attempt (AuthHttp already retried transient failures
     // within it), then tokens, a rejected grant, or a cool-down that callers see as the error.
-    const runCycle = <E>(
-      source: TokenSource<E>,
-      entry: Entry,
-      inflight: Deferred.Deferred<Token.TokenSet, unknown>
-    ) =>
+    // A grant the store refused is delivered before the cycle ends (the write goes on).
+    const runCycle = <E>(source: TokenSource<E>, entry: Entry, cycle: Cycle) =>
       Effect.gen(function* () {
         yield* Metric.increment(refreshesOf(source.kind))
+        let delivered = false
+        // Detaches the cycle from its key and completes every answer still open.
+        const settle = (exit: Exit.Exit<Token.TokenSet, unknown>) => {
+          if (entry.cycle === cycle) entry.cycle = undefined
+          return Effect.forEach(cycle.answers, (answer) => Deferred.done(answer, exit), { discard: true })
+        }
+        const deliver = (grant: Grant) =>
+          Effect.flatMap(Random.next, (jitter) =>
+            Effect.clockWith((clock) =>
+              Effect.suspend(() => {
+                delivered = true
+                entry.attributes = grant.attributes
+                entry.lastError = undefined
+                entry.state = TokenLifecycle.transition(policy, entry.state, {
+                  _tag: "RefreshSucceeded",
+                  at: clock.unsafeCurrentTimeMillis(),
+                  tokens: grant.tokens,
+                  jitter
+                })
+                return settle(Exit.succeed(grant.tokens))
+              })
+            )
+          )
         const result = yield* Effect.either(
-          source.persistent ? obtainPersistent(source, entry) : obtainMemory(source, entry)
+          source.persistent ? obtainPersistent(source, entry, deliver) : obtainMemory(source, entry)
         )
+        entry.unsaved = undefined
         const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
-        if (result._tag === "Right") {
-          const jitter = yield* Random.next
-          const { grant } = result.right
-          entry.attributes = grant.attributes
-          entry.lastError = undefined
-          entry.state = TokenLifecycle.transition(policy, entry.state, {
-            _tag: "RefreshSucceeded",
-            at: now,
-            tokens: grant.tokens,
-            jitter
-          })
-          if (entry.inflight === inflight) entry.inflight = undefined
-          yield* Deferred.succeed(inflight, grant.tokens)
+        if (delivered) {
+          // Served before it was stored; now the write has settled: stored (nothing to do), a
+          // newer record won (adopt it), or the grant was removed meanwhile (it stays removed).
+          if (result._tag === "Right" && result.right._tag === "FromStore") {
+            entry.attributes = result.right.grant.attributes
+            entry.state = TokenLifecycle.transition(policy, entry.state, {
+              _tag: "GrantReceived",
+              at: now,
+              tokens: result.right.grant.tokens,
+              jitter: yield* Random.next
+            })
+          } else if (result._tag === "Left") {
+            entry.state = TokenLifecycle.transition(policy, entry.state, { _tag: "GrantRejected", at: now })
+            entry.lastError = consentGone(source, result.left)
+          }
           return
         }
+        if (result._tag === "Right") return yield* deliver(result.right.grant)
         const error = result.left
         yield* Metric.increment(Metric.tagged(failuresOf(source.kind), "error", tagOf(error)))
         if (isGrantGone(error)) {
           // The source's own ConsentRequired (e.g. "missing") is kept; invalid_grant means revoked.
-          const gone =
-            error instanceof AuthError.ConsentRequired
-              ? error
-              : new AuthError.ConsentRequired({ merchant: source.subject ?? source.key, reason: "revoked" })
+          const gone = consentGone(source, error)
           entry.state = TokenLifecycle.transition(policy, entry.state, { _tag: "GrantRejected", at: now })
           entry.lastError = gone
-          if (entry.inflight === inflight) entry.inflight = undefined
-          yield* Deferred.fail(inflight, gone)
+          yield* settle(Exit.fail(gone))
           return
         }
         const retryAfterMillis = retryAfterOf(error)
@@ -393,8 +418,7 @@ export const make = (
           ...(retryAfterMillis === undefined ? {} : { retryAfterMillis })
         })
         entry.lastError = error
-        if (entry.inflight === inflight) entry.inflight = undefined
-        yield* Deferred.fail(inflight, error)
+        yield* settle(Exit.fail(error))
       }).pipe(
         Effect.withSpan("mobilepay_auth.refresh", { attributes: { kind: source.kind, key: source.key } }),
         // Never leave waiters hanging, whatever happens to the owner.
@@ -403,7 +427,8 @@ export const make = (
             ? Effect.andThen(
                 Effect.clockWith((clock) =>
                   Effect.sync(() => {
-                    if (entry.inflight === inflight) entry.inflight = undefined
+                    entry.unsaved = undefined
+                    if (entry.cycle === cycle) entry.cycle = undefined
                     if (TokenLifecycle.isRefreshing(entry.state)) {
                       entry.state = TokenLifecycle.transition(policy, entry.state, {
                         _tag: "RefreshFailed",
@@ -413,11 +438,44 @@ export const make = (
                     }
                   })
                 ),
-                Deferred.failCause(inflight, exit.cause)
+                Effect.forEach(cycle.answers, (answer) => Deferred.failCause(answer, exit.cause), {
+                  discard: true
+                })
               )
             : Effect.void
         )
       )
+
+    // A persistent key that cannot refresh here (cooling down) may find that another instance
+    // stored a fresh grant meanwhile: adopt it instead of failing.
+    const adoptStored = <E>(
+      source: TokenSource<E>,
+      entry: Entry,
+      orElse: Effect.Effect<Token.TokenSet, E | ManagerError>
+    ): Effect.Effect<Token.TokenSet, E | ManagerError> =>
+      !source.persistent
+        ? orElse
+        : Effect.flatMap(readStored(source.key), (stored) =>
+            Effect.flatMap(Random.next, (jitter) =>
+              Effect.clockWith((clock) =>
+                Effect.suspend(() => {
+                  const now = clock.unsafeCurrentTimeMillis()
+                  if (Option.isNone(stored) || TokenLifecycle.isRefreshing(entry.state)) return orElse
+                  const scheduled = TokenLifecycle.schedule(policy, stored.value.value.tokens, jitter)
+                  if (now >= scheduled.staleAt) return orElse
+                  entry.attributes = stored.value.value.attributes
+                  entry.lastError = undefined
+                  entry.state = TokenLifecycle.transition(policy, entry.state, {
+                    _tag: "GrantReceived",
+                    at: now,
+                    tokens: stored.value.value.tokens,
+                    jitter
+                  })
+                  return Effect.as(Metric.increment(hitsOf(source.kind)), stored.value.value.tokens)
+                })
+              )
+            )
+          )
 
     const get = <E>(source: TokenSource<E>): Effect.Effect<Token.TokenSet, E | ManagerError> =>
       Effect.clockWith((clock) =>
@@ -438,21 +496,37 @@ export const make = (
                   ? Effect.succeed(decision.tokens)
                   : Effect.interrupt
               }
+              // The last refresh is not stored yet: never rotate an unsaved grant again (a crash
+              // would lose both); serve it while it is fresh, then report the store's refusal.
+              if (entry.unsaved !== undefined) {
+                return decision._tag === "ServeAndRefresh"
+                  ? Effect.succeed(decision.tokens)
+                  : Effect.fail(entry.unsaved)
+              }
               entry.state = TokenLifecycle.transition(policy, entry.state, {
                 _tag: "RefreshStarted",
                 at: now
               })
-              const inflight = Deferred.unsafeMake<Token.TokenSet, unknown>(FiberId.none)
-              entry.inflight = inflight
-              const start = FiberSet.run(fibers, runCycle(source, entry, inflight))
+              const cycle = newCycle()
+              entry.cycle = cycle
+              const start = FiberSet.run(fibers, runCycle(source, entry, cycle))
               return decision._tag === "ServeAndRefresh"
                 ? Effect.as(start, decision.tokens)
-                : Effect.zipRight(start, awaitInflight<E>(inflight))
+                : Effect.zipRight(start, awaitAnswer<E>(cycle.answer))
             }
-            case "AwaitRefresh":
-              return entry.inflight === undefined
-                ? Effect.fail(new AuthError.Transport({ reason: "cooling-down", endpoint: source.kind }))
-                : awaitInflight<E>(entry.inflight)
+            case "AwaitRefresh": {
+              const cycle = entry.cycle
+              if (cycle?.interim !== undefined && now < cycle.interim.expiresAt) {
+                return Effect.as(Metric.increment(hitsOf(source.kind)), cycle.interim)
+              }
+              return cycle === undefined
+                ? adoptStored(
+                    source,
+                    entry,
+                    Effect.fail(new AuthError.Transport({ reason: "cooling-down", endpoint: source.kind }))
+                  )
+                : awaitAnswer<E>(cycle.answer)
+            }
             case "FailConsentRequired": {
               const gone =
                 entry.lastError instanceof AuthError.ConsentRequired
@@ -488,15 +562,19 @@ export const make = (
             case "FailRetryAfter": {
               const error = entry.lastError
               const retryAfterMillis = Math.max(0, decision.retryAt - now)
-              return error === undefined
-                ? Effect.fail(
-                    new AuthError.Transport({
-                      reason: "cooling-down",
-                      endpoint: source.kind,
-                      retryAfterMillis
-                    })
-                  )
-                : Effect.fail(error as E)
+              return adoptStored(
+                source,
+                entry,
+                error === undefined
+                  ? Effect.fail(
+                      new AuthError.Transport({
+                        reason: "cooling-down",
+                        endpoint: source.kind,
+                        retryAfterMillis
+                      })
+                    )
+                  : Effect.fail(error as E)
+              )
             }
           }
         })
@@ -550,8 +628,8 @@ export const make = (
   })
 
 // The error type of a shared refresh is the source's; the deferred is untyped so one map holds all.
-const awaitInflight = <E>(inflight: Deferred.Deferred<Token.TokenSet, unknown>) =>
-  Deferred.await(inflight) as Effect.Effect<Token.TokenSet, E | ManagerError>
+const awaitAnswer = <E>(answer: Deferred.Deferred<Token.TokenSet, unknown>) =>
+  Deferred.await(answer) as Effect.Effect<Token.TokenSet, E | ManagerError>
 
 const refreshKept = (current: Option.Option<Grant>, next: Token.TokenSet): Token.TokenSet =>
   Token.afterRefresh(

@@ -1,8 +1,8 @@
 /**
  * Where tokens survive restarts and are shared between instances. A store keeps opaque
  * records (the `TokenVault` encrypts before anything reaches it), with a version for
- * compare-and-set, an optional expiry, single-use reads, and leases that let exactly one
- * process refresh a key at a time.
+ * compare-and-set, an optional expiry, single-use reads, and leases (renewed by their holder
+ * while it works) that let exactly one process refresh a key at a time.
  *
  * @since 0.1.0
  */
@@ -82,6 +82,18 @@ export declare namespace TokenStore {
      * after its TTL.
      */
     readonly acquireLease: (
+      key: string,
+      owner: string,
+      ttlMillis: number
+    ) => Effect.Effect<boolean, AuthError.StoreFailure>
+    /**
+     * Extends `owner`'s lease on `key` to `ttlMillis` from now, only if nobody else has held it
+     * since `owner` took it (a holder renews while its refresh runs, so a slow attempt never
+     * outlives its lease). False when the lease was released or another owner took it: the
+     * caller must assume another process may be refreshing. A lease that lapsed but that nobody
+     * took may still be renewed.
+     */
+    readonly renewLease: (
       key: string,
       owner: string,
       ttlMillis: number
@@ -183,6 +195,12 @@ export const makeMemory: Effect.Effect<TokenStore.Service> = Effect.sync(() => {
       Effect.map(Clock.currentTimeMillis, (now) => {
         const lease = leases.get(key)
         if (lease !== undefined && lease.owner !== owner && lease.expiresAt > now) return false
+        leases.set(key, { owner, expiresAt: now + ttlMillis })
+        return true
+      }),
+    renewLease: (key, owner, ttlMillis) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        if (leases.get(key)?.owner !== owner) return false
         leases.set(key, { owner, expiresAt: now + ttlMillis })
         return true
       }),

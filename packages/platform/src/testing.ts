@@ -330,6 +330,39 @@ export const tokenStoreContract = <E>(
         })
       )
 
+      it.effect("lease: renew extends only the holder's own lease, from now", () =>
+        Effect.gen(function* () {
+          const store = yield* TokenStore.TokenStore
+          const key = `${fresh("lease-renew")}k`
+          yield* TestClock.setTime(300_000)
+          expect(yield* store.renewLease(key, "a", 1_000)).toBe(false) // nobody holds it
+          expect(yield* store.acquireLease(key, "a", 1_000)).toBe(true)
+          expect(yield* store.renewLease(key, "b", 1_000)).toBe(false) // not b's
+          yield* TestClock.adjust(900)
+          expect(yield* store.renewLease(key, "a", 1_000)).toBe(true) // now until 301_900
+          yield* TestClock.adjust(900) // 301_800: would have lapsed at 301_000
+          expect(yield* store.acquireLease(key, "b", 1_000)).toBe(false)
+          yield* TestClock.adjust(100) // 301_900: lapsed
+          expect(yield* store.acquireLease(key, "b", 1_000)).toBe(true)
+          // Another owner took it: the old holder's renewal fails and changes nothing.
+          expect(yield* store.renewLease(key, "a", 60_000)).toBe(false)
+          yield* TestClock.adjust(1_000)
+          expect(yield* store.acquireLease(key, "a", 1_000)).toBe(true)
+        })
+      )
+
+      it.effect("lease: renew after release fails and takes nothing", () =>
+        Effect.gen(function* () {
+          const store = yield* TokenStore.TokenStore
+          const key = `${fresh("lease-renew-released")}k`
+          yield* TestClock.setTime(400_000)
+          expect(yield* store.acquireLease(key, "a", 1_000)).toBe(true)
+          yield* store.releaseLease(key, "a")
+          expect(yield* store.renewLease(key, "a", 1_000)).toBe(false)
+          expect(yield* store.acquireLease(key, "b", 1_000)).toBe(true)
+        })
+      )
+
       it.effect("lease: leases are per key and independent of records", () =>
         Effect.gen(function* () {
           const store = yield* TokenStore.TokenStore
@@ -413,6 +446,12 @@ export const tokenStoreContract = <E>(
                 { concurrency: "unbounded" }
               )
               expect(leases.filter((r) => r).length).toBe(1)
+              // Only the winner can renew it, through either instance.
+              const renewed = yield* Effect.all(
+                Array.from({ length: 10 }, (_, i) => (i % 2 === 1 ? a : b).renewLease(key, `o${i}`, 60_000)),
+                { concurrency: "unbounded" }
+              )
+              expect(renewed).toEqual(leases)
             }),
           options.timeout ?? 30_000
         )

@@ -2,7 +2,7 @@
  * The `TokenStore` contract in SQL that SQLite and PostgreSQL both accept. Every operation
  * that must be atomic is one statement (compare-and-set as a conditional `UPDATE` or an
  * upsert whose `DO UPDATE` only fires on an expired row, single-use reads as
- * `DELETE ... RETURNING`, leases as a conditional upsert), so atomicity comes from the engine
+ * `DELETE ... RETURNING`, leases as a conditional upsert and renewal as a conditional `UPDATE`), so atomicity comes from the engine
  * and holds across processes and connections without explicit transactions. Time comes from
  * `Clock` and travels as a parameter: the database's own clock is never consulted.
  *
@@ -202,6 +202,22 @@ export const make: Effect.Effect<TokenStore.TokenStore.Service, AuthError.StoreF
             sql`INSERT INTO ${leases} (key, owner, expires_at) VALUES (${key}, ${owner}, ${expiresAt})
                 ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
                 WHERE ${leases}.expires_at <= ${now} OR ${leases}.owner = excluded.owner
+                RETURNING owner`
+          )
+          return rows.length > 0
+        }),
+
+      // Only the owner's own row is extended: a row another owner took, or none (released,
+      // purged), means the lease is gone.
+      renewLease: (key, owner, ttlMillis) =>
+        Effect.gen(function* () {
+          const now = yield* currentTime
+          const expiresAt = now + Math.max(0, Math.ceil(ttlMillis))
+          const rows = yield* query(
+            "renewLease",
+            OwnerRows,
+            sql`UPDATE ${leases} SET expires_at = ${expiresAt}
+                WHERE key = ${key} AND owner = ${owner}
                 RETURNING owner`
           )
           return rows.length > 0
