@@ -18,23 +18,11 @@ import {
   MobilePayConfig,
   TokenCipher
 } from "@mobilepay-auth/platform"
-import { Sandbox } from "@mobilepay-auth/sandbox"
 import { SqliteTokenStore } from "@mobilepay-auth/sql-sqlite"
-import {
-  Cause,
-  Console,
-  Deferred,
-  Effect,
-  Either,
-  Layer,
-  Option,
-  Redacted
-} from "effect"
-import * as Fs from "node:fs"
+import { Cause, Console, Deferred, Effect, Either, Layer, Option, Redacted } from "effect"
 import { createServer } from "node:http"
-import * as Os from "node:os"
-import * as Path from "node:path"
 import * as Demo from "./Demo.js"
+import * as SandboxCommand from "./SandboxCommand.js"
 import * as Ui from "./internal/ui.js"
 import * as VippsCommand from "./VippsCommand.js"
 
@@ -63,68 +51,6 @@ const demo = Command.make("demo", {}, () =>
     process.exitCode = code
   })
 ).pipe(Command.withDescription("Run every flow end to end against the in-process offline sandbox."))
-
-/** The sandbox's certificate in a file of its own for as long as it serves (NODE_EXTRA_CA_CERTS). */
-const certificateFile = (pem: string) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "mobilepay-sandbox-"))
-      const file = Path.join(dir, "sandbox-ca.pem")
-      Fs.writeFileSync(file, pem)
-      return { dir, file }
-    }),
-    ({ dir }) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
-  )
-
-const sandbox = Command.make(
-  "sandbox",
-  {
-    host: Options.text("host").pipe(
-      Options.withDefault("127.0.0.1"),
-      Options.withDescription("loopback address")
-    ),
-    port: Options.integer("port").pipe(Options.withDefault(8700)),
-    https: Options.boolean("https").pipe(
-      Options.withDescription("serve TLS with a self-signed certificate generated now (written to a file)")
-    )
-  },
-  ({ host, https, port }) =>
-    Effect.gen(function* () {
-      if (!/^(127\.|::1$|localhost$)/.test(host)) {
-        return yield* Effect.fail(
-          new AuthError.InvalidRequest({
-            code: "not_loopback",
-            description: "the sandbox serves on loopback only"
-          })
-        )
-      }
-      const sb = yield* Sandbox.Sandbox
-      const trust =
-        sb.certificate === undefined
-          ? ["  export MOBILEPAY_ALLOW_INSECURE_LOOPBACK=true"]
-          : [`  export NODE_EXTRA_CA_CERTS=${(yield* certificateFile(sb.certificate)).file}`]
-      yield* Console.log(
-        [
-          `MobilePay sandbox (offline) on ${sb.baseUrl}`,
-          `  discovery          ${sb.discoveryUrl}`,
-          `  issuer             ${sb.issuer}`,
-          `  integrator token   ${sb.integratorTokenUrl}`,
-          "",
-          "Point mobilepay-auth at it:",
-          "  export MOBILEPAY_ENVIRONMENT=custom",
-          ...trust,
-          `  export MOBILEPAY_DISCOVERY_URL=${sb.discoveryUrl}`,
-          `  export MOBILEPAY_ISSUER=${sb.issuer}`,
-          `  export MOBILEPAY_INTEGRATOR_TOKEN_URL=${sb.integratorTokenUrl}`,
-          `  export MOBILEPAY_API_BASE_URL=${sb.baseUrl}`,
-          "Demo clients (sandbox only): sandbox-merchant-client / sandbox-merchant-secret,",
-          "  sandbox-integrator-client / sandbox-integrator-secret; redirect http://127.0.0.1:8765/callback",
-          "Ctrl-C stops it."
-        ].join("\n")
-      )
-      return yield* Effect.never
-    }).pipe(Effect.scoped, Effect.provide(Sandbox.layer({ host, port, https })))
-).pipe(Command.withDescription("Serve the offline MobilePay sandbox on loopback and print its settings."))
 
 const tokenIntegrator = Command.make(
   "integrator",
@@ -338,7 +264,7 @@ const root = Command.make("mobilepay-auth").pipe(
   Command.withDescription(
     "MobilePay authentication: tokens, consent, revocation, and an offline sandbox. Exit codes: 0 ok, 1 failure, 2 usage or configuration, 3 consent required, 4 credentials rejected, 5 unavailable."
   ),
-  Command.withSubcommands([demo, sandbox, token, consentCommand, revoke, store, keygen])
+  Command.withSubcommands([demo, SandboxCommand.command, token, consentCommand, revoke, store, keygen])
 )
 
 /**

@@ -52,7 +52,8 @@ const hints: Record<string, string> = {
   StateMismatch: "start the consent flow again",
   InsecureEndpoint: "use https (plain http only to loopback with MOBILEPAY_ALLOW_INSECURE_LOOPBACK)",
   InvalidVat: "a VAT number is DK or FI followed by 8 digits",
-  StoreFailure: "check MOBILEPAY_DATA_DIR and MOBILEPAY_ENCRYPTION_KEYS"
+  StoreFailure: "check MOBILEPAY_DATA_DIR and MOBILEPAY_ENCRYPTION_KEYS",
+  PortInUse: "stop the other process, or pick another port with --port (0 takes a free one)"
 }
 
 const exitCodes: Record<string, number> = {
@@ -65,6 +66,7 @@ const exitCodes: Record<string, number> = {
   InvalidVat: ExitCode.usage,
   InvalidScope: ExitCode.usage,
   InvalidRequest: ExitCode.usage,
+  PortInUse: ExitCode.usage,
   ConfigError: ExitCode.usage,
   And: ExitCode.usage,
   Or: ExitCode.usage,
