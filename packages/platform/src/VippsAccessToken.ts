@@ -139,6 +139,11 @@ export const make: Effect.Effect<VippsAccessToken.Service, never, VippsConfig | 
     const subscription = yield* Effect.transposeOption(
       Option.map(config.subscriptionKey, (key) => Effect.map(fingerprint(key), (print) => ({ key, print })))
     )
+    // Only when an error is built: the secrets a server might echo back, to scrub by value.
+    const knownSecrets = () => [
+      Redacted.value(config.clientSecret),
+      ...Option.match(config.subscriptionKey, { onNone: () => [], onSome: (k) => [Redacted.value(k)] })
+    ]
     const systemHeaders: Record<string, string> = Object.fromEntries(
       [
         ["vipps-system-name", config.system.name],
@@ -211,7 +216,7 @@ export const make: Effect.Effect<VippsAccessToken.Service, never, VippsConfig | 
         if (response.status !== 200) {
           const retryAfter = Option.getOrUndefined(parseRetryAfter(response.headers["retry-after"], now))
           return yield* Effect.fail(
-            Wire.fromTokenErrorResponse(response.status, body, retryAfter, standardUrl)
+            Wire.fromTokenErrorResponse(response.status, body, retryAfter, standardUrl, knownSecrets())
           )
         }
         if (body === undefined) {
@@ -239,7 +244,8 @@ export const make: Effect.Effect<VippsAccessToken.Service, never, VippsConfig | 
             e.status,
             e.cause,
             Option.getOrUndefined(parseRetryAfter(e.response.headers.get("retry-after") ?? undefined, 0)),
-            specializedUrl
+            specializedUrl,
+            knownSecrets()
           )
         : OAuth.toEndpointError(e, OAuth.endpointOf(specializedUrl))
     const requestSpecialized = (scope: Option.Option<string>) =>

@@ -101,3 +101,74 @@ describe("string numbers from the sandbox", () => {
     }).pipe(Effect.provide(vippsStack({ sandbox: { tokenResponseOverrides: { expires_in: "86398" } } })))
   )
 })
+
+describe("the token endpoint's error answers, mapped", () => {
+  const azure = (
+    error: string,
+    codes: ReadonlyArray<number>,
+    description = "",
+    traceId = "0f1e2d3c-aaaa-bbbb-cccc-123456789abc"
+  ) => ({
+    error,
+    error_description: description,
+    error_codes: codes,
+    timestamp: "2026-12-03 18:00:00Z",
+    trace_id: traceId,
+    correlation_id: "11111111-2222-3333-4444-555555555555"
+  })
+  const map = (status: number, body: unknown, retryAfter?: number, secrets: ReadonlyArray<string> = []) =>
+    Wire.fromTokenErrorResponse(status, body, retryAfter, "https://apitest.vipps.no/accesstoken/get", secrets)
+
+  it.effect("wrong-credential AADSTS codes are InvalidClient whatever `error` says, trace id kept", () =>
+    Effect.sync(() => {
+      for (const code of [70001, 700016, 7000215, 7000222]) {
+        const error = map(401, azure("unauthorized_client", [code]))
+        expect(error._tag).toBe("InvalidClient")
+        expect(error._tag === "InvalidClient" && error.traceId).toBe("0f1e2d3c-aaaa-bbbb-cccc-123456789abc")
+      }
+      expect(map(400, azure("unauthorized_client", [700024]))._tag).toBe("UnauthorizedClient")
+      const request = map(400, azure("invalid_request", [900144]))
+      expect(request._tag === "InvalidRequest" && request.traceId).toBe(
+        "0f1e2d3c-aaaa-bbbb-cccc-123456789abc"
+      )
+    })
+  )
+
+  it.effect(
+    "a secret the server echoes back is scrubbed by value; a trace id that is not an id is dropped",
+    () =>
+      Effect.sync(() => {
+        const echoed = map(
+          401,
+          azure(
+            "invalid_client",
+            [7000215],
+            "AADSTS7000215: Invalid client secret provided: s3cr3t-value",
+            "<b>x</b>"
+          ),
+          undefined,
+          ["s3cr3t-value"]
+        )
+        expect(echoed._tag).toBe("InvalidClient")
+        for (const text of [String(echoed), JSON.stringify(echoed)])
+          expect(text).not.toContain("s3cr3t-value")
+        expect(echoed._tag === "InvalidClient" && echoed.traceId).toBeUndefined()
+      })
+  )
+
+  it.effect("the gateway's own 401, 429 with Retry-After, and 5xx", () =>
+    Effect.sync(() => {
+      const gateway = map(401, { statusCode: 401, message: "Access denied due to invalid subscription key." })
+      expect(gateway._tag).toBe("InvalidClient")
+      expect(gateway.message).toContain("subscription key")
+      const limited = map(429, azure("too_many_requests", []), 7000)
+      expect(limited._tag === "RateLimited" && [limited.retryAfterMillis, limited.traceId]).toEqual([
+        7000,
+        "0f1e2d3c-aaaa-bbbb-cccc-123456789abc"
+      ])
+      const down = map(503, "Service Unavailable")
+      expect(down._tag === "Transport" && down.status).toBe(503)
+      expect(map(418, "<html>")._tag).toBe("ProtocolViolation")
+    })
+  )
+})

@@ -103,7 +103,8 @@ export const fromTokenErrorResponse = (
   status: number,
   body: unknown,
   retryAfterMillis: number | undefined,
-  endpoint: string
+  endpoint: string,
+  knownSecrets: ReadonlyArray<string> = []
 ): AuthError.OAuthEndpointError => {
   const azure = decodeAzureAd(body)
   const traceId = Option.flatMap(azure, (a) => Option.fromNullable(a.trace_id)).pipe(
@@ -119,12 +120,22 @@ export const fromTokenErrorResponse = (
   }
   if (status >= 500) return new AuthError.Transport({ reason: "server-error", status, endpoint, ...traceId })
   if (Option.isSome(azure)) {
-    const { error, error_codes = [], error_description } = azure.value
+    const { error, error_codes = [] } = azure.value
+    // A server that echoes a secret back (a misconfigured proxy) must not put it in a message.
+    const error_description =
+      azure.value.error_description === undefined
+        ? undefined
+        : AuthError.scrubSecrets(azure.value.error_description, knownSecrets)
     const description = error_description === undefined ? {} : { description: error_description }
     if (error === "invalid_client" || error_codes.some((code) => credentialCodes.has(code))) {
       return new AuthError.InvalidClient({ status, ...description, ...traceId })
     }
-    const mapped = AuthError.fromOAuthErrorResponse(status, { error, error_description }, retryAfterMillis)
+    const mapped = AuthError.fromOAuthErrorResponse(
+      status,
+      { error, error_description },
+      retryAfterMillis,
+      knownSecrets
+    )
     return withTraceId(mapped, azure.value.trace_id)
   }
   const gateway = decodeGateway(body)
