@@ -17,7 +17,7 @@ import { customFetchOf } from "./Discovery.js"
 import * as OAuth from "./internal/oauth.js"
 import * as Wire from "./internal/vipps.js"
 import { type ManagerError, TokenManager, type TokenSource } from "./TokenManager.js"
-import { isMerchantSerialNumber, VippsConfig } from "./VippsConfig.js"
+import { isMerchantSerialNumber, systemHeaders as systemHeadersOf, VippsConfig } from "./VippsConfig.js"
 
 /**
  * Which token: standard authentication for one merchant serial number (or none, for
@@ -144,18 +144,7 @@ export const make: Effect.Effect<VippsAccessToken.Service, never, VippsConfig | 
       Redacted.value(config.clientSecret),
       ...Option.match(config.subscriptionKey, { onNone: () => [], onSome: (k) => [Redacted.value(k)] })
     ]
-    const systemHeaders: Record<string, string> = Object.fromEntries(
-      [
-        ["vipps-system-name", config.system.name],
-        ["vipps-system-version", config.system.version],
-        ["vipps-system-plugin-name", config.system.pluginName],
-        ["vipps-system-plugin-version", config.system.pluginVersion]
-      ].flatMap(([name, value]) =>
-        typeof name === "string" && typeof value === "object" && Option.isSome(value)
-          ? [[name, value.value]]
-          : []
-      )
-    )
+    const systemHeaders = systemHeadersOf(config.system)
 
     const target = (
       authentication: Authentication = standard()

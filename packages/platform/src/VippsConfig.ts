@@ -82,6 +82,24 @@ export interface SystemInfo {
 }
 
 /**
+ * The `Vipps-System-*` headers for `system`, those that are set.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const systemHeaders = (system: SystemInfo): Record<string, string> => {
+  const headers: Record<string, string> = {}
+  const set = (name: string, value: Option.Option<string>) => {
+    if (Option.isSome(value)) headers[name] = value.value
+  }
+  set("vipps-system-name", system.name)
+  set("vipps-system-version", system.version)
+  set("vipps-system-plugin-name", system.pluginName)
+  set("vipps-system-plugin-version", system.pluginVersion)
+  return headers
+}
+
+/**
  * @since 0.1.0
  * @category tags
  */

@@ -19,7 +19,7 @@ import {
   standard,
   VippsAccessToken
 } from "./VippsAccessToken.js"
-import { VippsConfig } from "./VippsConfig.js"
+import { systemHeaders, VippsConfig } from "./VippsConfig.js"
 
 // Server text is shown short, printable, and without anything shaped like a token.
 const clean = (text: string): string => {
@@ -105,15 +105,13 @@ const IDEMPOTENCY = "idempotency-key"
 const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")
 
 /** A version 4 UUID from 16 bytes of `SecureRandom`. */
-const uuid = Effect.map(SecureRandom.SecureRandom, (random) => random.bytes(16)).pipe(
-  Effect.flatten,
-  Effect.map((bytes) => {
+const uuid = (random: SecureRandom.SecureRandom.Service) =>
+  Effect.map(random.bytes(16), (bytes) => {
     bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x40
     bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80
     const h = hex(bytes)
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
   })
-)
 
 const isProblem = (response: HttpClientResponse.HttpClientResponse) =>
   (response.headers["content-type"] ?? "").toLowerCase().includes("application/problem+json")
@@ -148,22 +146,7 @@ export const make = (
     const base = config.environment.baseUrl
     const subscriptionKey = target.kind === "standard" ? config.subscriptionKey : Option.none()
     const fixed = (): Record<string, string> => ({
-      ...Option.match(config.system.name, {
-        onNone: () => ({}),
-        onSome: (v) => ({ "vipps-system-name": v })
-      }),
-      ...Option.match(config.system.version, {
-        onNone: () => ({}),
-        onSome: (v) => ({ "vipps-system-version": v })
-      }),
-      ...Option.match(config.system.pluginName, {
-        onNone: () => ({}),
-        onSome: (v) => ({ "vipps-system-plugin-name": v })
-      }),
-      ...Option.match(config.system.pluginVersion, {
-        onNone: () => ({}),
-        onSome: (v) => ({ "vipps-system-plugin-version": v })
-      }),
+      ...systemHeaders(config.system),
       ...Option.match(target.merchantSerialNumber, {
         onNone: () => ({}),
         onSome: (msn) => ({ "merchant-serial-number": msn })
@@ -250,11 +233,7 @@ export const make = (
             : HttpClientRequest.prependUrl(request, base)
           const keyed =
             writes.has(absolute.method) && absolute.headers[IDEMPOTENCY] === undefined
-              ? HttpClientRequest.setHeader(
-                  absolute,
-                  IDEMPOTENCY,
-                  yield* Effect.provideService(uuid, SecureRandom.SecureRandom, random)
-                )
+              ? HttpClientRequest.setHeader(absolute, IDEMPOTENCY, yield* uuid(random))
               : absolute
           return HttpClientRequest.setHeaders(keyed, fixed())
         })
