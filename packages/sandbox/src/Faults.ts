@@ -1,6 +1,7 @@
 /**
  * Fault injection: what an endpoint answers instead of its real handler (latency, 503s, 429 with
- * Retry-After, malformed bodies, a dropped connection, the API's vague 401), for every request or
+ * Retry-After, malformed bodies, a dropped connection, an answer lost after the work was done, the
+ * API's vague 401), for every request or
  * only the next N. `parse` reads the one-line form the CLI flags, the environment and the admin API
  * share, e.g. `merchantToken:429=30,times=3`.
  *
@@ -59,13 +60,15 @@ const effect = (name: string, value: string | undefined): Either.Either<Fault, s
         : Either.left(`malformed takes json or html, got ${value ?? "nothing"}`)
     case "drop":
       return Either.right({ dropConnection: true })
+    case "lose-response":
+      return Either.right({ loseResponse: true })
     case "401":
       return Either.map(count(value, "401", 1), (unauthorizedCount) => ({ unauthorizedCount }))
     case "times":
       return Either.map(count(value, "times"), (times) => ({ times }))
     default:
       return Either.left(
-        `unknown fault "${name}" (latency, 503, error-rate, 429, malformed, drop, 401, times)`
+        `unknown fault "${name}" (latency, 503, error-rate, 429, malformed, drop, lose-response, 401, times)`
       )
   }
 }
@@ -73,7 +76,8 @@ const effect = (name: string, value: string | undefined): Either.Either<Fault, s
 /**
  * Reads `ENDPOINT:EFFECT[,EFFECT...]`, where an effect is `latency=MS`, `503` (every request),
  * `error-rate=SHARE` (0..1), `429=RETRY_AFTER_SECONDS`, `malformed=json|html`, `drop`,
- * `401=N` (the next N requests) or `times=N` (the fault applies to the next N requests only).
+ * `lose-response` (handled, then the connection dropped), `401=N` (the next N requests) or `times=N`
+ * (the fault applies to the next N requests only).
  *
  * @since 0.1.0
  * @category parsing
@@ -99,6 +103,9 @@ export const parse = (
 /** @internal What a fault answers instead of the handler: a response, or a dropped connection. */
 export const dropped = Symbol("dropped")
 
+/** @internal The handler runs to the end (even if the client left), then the connection is dropped. */
+export const lost = Symbol("lost")
+
 /** @internal The faults set on a sandbox, with how many requests each has met. */
 export const make = () => {
   const faults = new Map<Endpoint, { fault: Fault; seen: number }>()
@@ -114,6 +121,7 @@ export const make = () => {
       if (fault.times !== undefined && n > fault.times) return undefined
       if (fault.latencyMs !== undefined) yield* Effect.sleep(Duration.millis(fault.latencyMs))
       if (fault.dropConnection === true) return dropped
+      if (fault.loseResponse === true) return lost
       if (fault.unauthorizedCount !== undefined && fault.unauthorizedCount > 0) {
         slot.fault = { ...fault, unauthorizedCount: fault.unauthorizedCount - 1 }
         return HttpServerResponse.text("Unauthorized", { status: 401, headers: unauthorizedHeaders() })

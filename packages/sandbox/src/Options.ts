@@ -148,6 +148,12 @@ export interface Fault {
   readonly status429?: { readonly retryAfterSeconds: number }
   readonly malformedBody?: "json" | "html"
   readonly dropConnection?: boolean
+  /**
+   * Handle the request (a token endpoint issues tokens and spends a one-time refresh token),
+   * then drop the connection: the client never hears, as when MobilePay's answer is lost on the
+   * way back. Unlike `dropConnection` and `latencyMs`, which fault before the handler runs.
+   */
+  readonly loseResponse?: boolean
   /** Answer the next N requests with the API's vague 401, as if the token had been revoked. */
   readonly unauthorizedCount?: number
   /** Only the next N requests to the endpoint meet the fault; then it is cleared. Default: all. */

@@ -279,6 +279,63 @@ export const make = (options: SandboxOptions = {}) =>
       ]
     })
 
+    // The real handlers, after counters and faults.
+    const answer = (request: HttpServerRequest.HttpServerRequest, url: URL) =>
+      Effect.gen(function* () {
+        const path = url.pathname
+        const headers = request.headers
+        const query = Object.fromEntries(url.searchParams)
+        const form = () =>
+          Effect.map(
+            Effect.orElseSucceed(request.text, () => ""),
+            (text): Record<string, string> => Object.fromEntries(new URLSearchParams(text))
+          )
+        const route = `${request.method} ${path}`
+        switch (route) {
+          case `GET ${paths.discovery}`:
+          case `GET ${paths.discoveryAlt}`:
+            return respond({ _tag: "Json", status: 200, body: discovery() })
+          case `GET ${paths.jwks}`:
+            return respond({ _tag: "Json", status: 200, body: keys.jwks() })
+          case `GET ${paths.authorize}`:
+            return respond(yield* world.authorize(query))
+          case `POST ${paths.login}`:
+            return respond(yield* world.login(yield* form()))
+          case `POST ${paths.consent}`:
+            return respond(yield* world.consentDecision(yield* form()))
+          case `POST ${paths.merchantToken}`:
+            return respond(yield* world.merchantToken(yield* form(), headers.authorization))
+          case `POST ${paths.integratorToken}`:
+            return respond(yield* world.integratorToken(yield* form(), headers))
+          case `POST ${paths.revocation}`:
+            return respond(yield* world.revocation(yield* form(), headers.authorization))
+          case `GET ${paths.merchantsMe}`:
+            return respond(yield* api.merchantsMe(headers))
+          case `POST ${paths.payments}`: {
+            const body = yield* Effect.orElseSucceed(request.json, () => null)
+            return respond(yield* api.payment(headers, body))
+          }
+        }
+        const paymentId = /^\/pos\/v10\/payments\/([^/]+)$/.exec(path)?.[1]
+        if (request.method === "GET" && paymentId !== undefined) {
+          return respond(yield* api.getPayment(headers, decodeURIComponent(paymentId)))
+        }
+        if (path.startsWith("/admin")) {
+          const params = request.method === "GET" ? query : { ...query, ...(yield* form()) }
+          const adminAnswer = yield* admin.route(request.method, path, params)
+          if (adminAnswer !== undefined) return respond(adminAnswer)
+        }
+        // Vipps MobilePay (the migration path): its token endpoints and the ePayment API.
+        const vippsAnswer = yield* vipps.route(
+          request.method,
+          path,
+          headers,
+          Effect.orElseSucceed(request.text, () => "")
+        )
+        if (vippsAnswer !== undefined) return respond(vippsAnswer)
+        return HttpServerResponse.text("Not Found", { status: 404 })
+      })
+
     const handle: Effect.Effect<
       HttpServerResponse.HttpServerResponse | typeof Faults.dropped,
       never,
@@ -296,59 +353,13 @@ export const make = (options: SandboxOptions = {}) =>
         if (log.length > 100) log.shift()
         recorded.set(endpoint, log)
         const fault = yield* faults.injected(endpoint)
+        // The work is done (a token issued, a refresh token rotated) even if the client has gone;
+        // then the answer is lost, as when a response dies on the way back.
+        if (fault === Faults.lost)
+          return yield* Effect.as(Effect.uninterruptible(answer(request, url)), Faults.dropped)
         if (fault !== undefined) return fault
       }
-      const headers = request.headers
-      const query = Object.fromEntries(url.searchParams)
-      const form = () =>
-        Effect.map(
-          Effect.orElseSucceed(request.text, () => ""),
-          (text): Record<string, string> => Object.fromEntries(new URLSearchParams(text))
-        )
-      const route = `${request.method} ${path}`
-      switch (route) {
-        case `GET ${paths.discovery}`:
-        case `GET ${paths.discoveryAlt}`:
-          return respond({ _tag: "Json", status: 200, body: discovery() })
-        case `GET ${paths.jwks}`:
-          return respond({ _tag: "Json", status: 200, body: keys.jwks() })
-        case `GET ${paths.authorize}`:
-          return respond(yield* world.authorize(query))
-        case `POST ${paths.login}`:
-          return respond(yield* world.login(yield* form()))
-        case `POST ${paths.consent}`:
-          return respond(yield* world.consentDecision(yield* form()))
-        case `POST ${paths.merchantToken}`:
-          return respond(yield* world.merchantToken(yield* form(), headers.authorization))
-        case `POST ${paths.integratorToken}`:
-          return respond(yield* world.integratorToken(yield* form(), headers))
-        case `POST ${paths.revocation}`:
-          return respond(yield* world.revocation(yield* form(), headers.authorization))
-        case `GET ${paths.merchantsMe}`:
-          return respond(yield* api.merchantsMe(headers))
-        case `POST ${paths.payments}`: {
-          const body = yield* Effect.orElseSucceed(request.json, () => null)
-          return respond(yield* api.payment(headers, body))
-        }
-      }
-      const paymentId = /^\/pos\/v10\/payments\/([^/]+)$/.exec(path)?.[1]
-      if (request.method === "GET" && paymentId !== undefined) {
-        return respond(yield* api.getPayment(headers, decodeURIComponent(paymentId)))
-      }
-      if (path.startsWith("/admin")) {
-        const params = request.method === "GET" ? query : { ...query, ...(yield* form()) }
-        const answer = yield* admin.route(request.method, path, params)
-        if (answer !== undefined) return respond(answer)
-      }
-      // Vipps MobilePay (the migration path): its token endpoints and the ePayment API.
-      const vippsAnswer = yield* vipps.route(
-        request.method,
-        path,
-        headers,
-        Effect.orElseSucceed(request.text, () => "")
-      )
-      if (vippsAnswer !== undefined) return respond(vippsAnswer)
-      return HttpServerResponse.text("Not Found", { status: 404 })
+      return yield* answer(request, url)
     })
 
     const server = yield* HttpServer.HttpServer
