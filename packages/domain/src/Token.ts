@@ -78,8 +78,10 @@ export const maxScopeLength = 1024
  */
 export const ExpiresIn = Schema.Union(Schema.Number, Schema.NumberFromString).pipe(
   Schema.compose(Schema.Number),
-  Schema.filter((n) => Number.isFinite(n) && n > 0, {
-    message: () => "expires_in must be a positive number"
+  // At least a millisecond: a smaller positive number vanishes when added to the clock, and the
+  // token would be born expired.
+  Schema.filter((n) => Number.isFinite(n) && n >= 0.001, {
+    message: () => "expires_in must be a positive number of seconds (at least 0.001)"
   }),
   Schema.transform(Schema.Number, {
     strict: true,

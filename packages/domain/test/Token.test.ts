@@ -48,7 +48,10 @@ describe("Token", () => {
       [300, 300_000],
       ["300", 300_000],
       ["86398", 86_398_000],
-      [0.5, 500]
+      [0.5, 500],
+      // Clamped to 24 hours: a token cached forever is a token never refreshed.
+      [1e300, 86_400_000],
+      ["1e300", 86_400_000]
     ])("expires_in %j: expiresAt = now + %i ms", (expiresIn, millis) => {
       expect(ok({ access_token: access, token_type: "Bearer", expires_in: expiresIn }).expiresAt).toBe(
         now + millis
@@ -67,7 +70,9 @@ describe("Token", () => {
       Number.NaN,
       Number.POSITIVE_INFINITY,
       null,
-      true
+      true,
+      // Found by `pnpm fuzz`: it vanishes when added to the clock, a token born expired.
+      4.9e-131
     ])("rejects expires_in %j", (expiresIn) => {
       expect(fails({ access_token: access, token_type: "Bearer", expires_in: expiresIn })).toBe(true)
     })
