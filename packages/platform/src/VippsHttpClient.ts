@@ -12,6 +12,7 @@ import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/
 import { AuthError, SecureRandom } from "@mobilepay-auth/domain"
 import { Effect, Either, Option, Redacted, Schema } from "effect"
 import { AuthHttp, type Error as HttpError, parseRetryAfter } from "./AuthHttp.js"
+import { onApiOrigin, originOf } from "./internal/apiOrigin.js"
 import * as Wire from "./internal/vipps.js"
 import {
   type Authentication,
@@ -125,7 +126,9 @@ const problemOf = (response: HttpClientResponse.HttpClientResponse) =>
 
 /**
  * An API client for `authentication` (default: standard, the configured merchant serial
- * number). Relative URLs are resolved against the environment's base URL.
+ * number). Relative URLs (one leading `/`) are resolved against the environment's base URL;
+ * any other origin is refused with `InsecureEndpoint` (`"foreign-origin"`) before a credential
+ * is attached.
  *
  * @since 0.1.0
  * @category constructors
@@ -144,6 +147,7 @@ export const make = (
     const random = yield* SecureRandom.SecureRandom
     const target = yield* tokens.target(authentication)
     const base = config.environment.baseUrl
+    const apiOrigin = originOf(base)
     const subscriptionKey = target.kind === "standard" ? config.subscriptionKey : Option.none()
     const fixed = (): Record<string, string> => ({
       ...systemHeaders(config.system),
@@ -228,9 +232,8 @@ export const make = (
       // Input mapping runs before AuthHttp's endpoint check, which needs the absolute URL.
       HttpClient.mapRequestInputEffect((request) =>
         Effect.gen(function* () {
-          const absolute = /^https?:\/\//.test(request.url)
-            ? request
-            : HttpClientRequest.prependUrl(request, base)
+          // Refused before a token or the subscription key is attached, if not the API's origin.
+          const absolute = yield* onApiOrigin(request, base, apiOrigin)
           const keyed =
             writes.has(absolute.method) && absolute.headers[IDEMPOTENCY] === undefined
               ? HttpClientRequest.setHeader(absolute, IDEMPOTENCY, yield* uuid(random))

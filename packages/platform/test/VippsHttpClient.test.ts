@@ -208,6 +208,22 @@ describe("VippsHttpClient against the sandbox's ePayment API", () => {
     )
   )
 
+  it.live("another origin is refused before a token or the subscription key is attached", () =>
+    Effect.gen(function* () {
+      const client = yield* VippsHttpClient.make()
+      for (const url of [
+        "http://127.0.0.2:1/epayment/v1/payments",
+        "//evil.example/x",
+        "/\\evil.example/x"
+      ]) {
+        const error = yield* Effect.flip(client.execute(HttpClientRequest.get(url)))
+        expect(error._tag === "InsecureEndpoint" && error.reason).toBe("foreign-origin")
+      }
+      expect(yield* tokenRequests).toBe(0)
+      expect(yield* apiRequests).toEqual([])
+    }).pipe(Effect.provide(vippsStack()))
+  )
+
   it.live("a malformed merchant serial number fails when the client is made, before any request", () =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(
