@@ -6,26 +6,19 @@
  *
  * @since 0.1.0
  */
-import {
-  Headers,
-  HttpClient,
-  HttpClientError,
-  type HttpClientRequest,
-  HttpClientResponse,
-  HttpServer,
-  HttpServerRequest,
-  HttpServerResponse
-} from "@effect/platform"
+import { Headers, type HttpClient, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
 import { Environment } from "@mobilepay-auth/domain"
-import { Chunk, Context, Effect, Layer, Stream } from "effect"
+import { Context, Effect, Layer } from "effect"
 import { createServer } from "node:http"
 import { createServer as createHttpsServer } from "node:https"
 import type * as jose from "jose"
 import * as Admin from "./Admin.js"
 import * as Api from "./Api.js"
 import * as Certificate from "./Certificate.js"
+import * as Discovery from "./Discovery.js"
 import * as Faults from "./Faults.js"
+import * as InProcess from "./InProcess.js"
 import * as Keys from "./Keys.js"
 import * as Merchants from "./Merchants.js"
 import { type Endpoint, type Fault, resolve, type SandboxOptions } from "./Options.js"
@@ -158,33 +151,6 @@ const endpointOf = (path: string): Endpoint | undefined => {
   }
 }
 
-// The body of a client request as a WHATWG body.
-const webBody = (
-  body: HttpClientRequest.HttpClientRequest["body"]
-): Effect.Effect<string | Uint8Array<ArrayBuffer> | FormData | null, unknown> => {
-  switch (body._tag) {
-    case "Empty":
-      return Effect.succeed(null)
-    case "Uint8Array":
-      return Effect.succeed(new Uint8Array(body.body))
-    case "Raw":
-      return Effect.succeed(
-        typeof body.body === "string"
-          ? body.body
-          : body.body instanceof Uint8Array
-            ? new Uint8Array(body.body)
-            : String(body.body)
-      )
-    case "FormData":
-      return Effect.succeed(body.formData)
-    case "Stream":
-      return Effect.map(
-        Stream.runCollect(body.stream),
-        (chunks) => new Uint8Array(Buffer.concat(Chunk.toReadonlyArray(chunks)))
-      )
-  }
-}
-
 const respond = (outcome: Outcome): HttpServerResponse.HttpServerResponse => {
   switch (outcome._tag) {
     case "Json":
@@ -241,44 +207,6 @@ export const make = (options: SandboxOptions = {}) =>
     })
     let baseUrl = ""
 
-    const discovery = () => ({
-      issuer: resolved.issuer,
-      authorization_endpoint: `${baseUrl}${paths.authorize}`,
-      token_endpoint: `${baseUrl}${paths.merchantToken}`,
-      revocation_endpoint: `${baseUrl}${paths.revocation}`,
-      jwks_uri: `${baseUrl}${paths.jwks}`,
-      response_types_supported: ["code id_token"],
-      response_modes_supported: ["form_post", "fragment"],
-      grant_types_supported: ["authorization_code", "refresh_token"],
-      subject_types_supported: ["public"],
-      id_token_signing_alg_values_supported: ["RS256"],
-      code_challenge_methods_supported: ["S256"],
-      token_endpoint_auth_methods_supported: ["client_secret_post", "client_secret_basic"],
-      revocation_endpoint_auth_methods_supported: ["client_secret_post", "client_secret_basic"],
-      scopes_supported: [
-        "openid",
-        "offline_access",
-        "subscriptions",
-        "invoice",
-        "transactionreporting",
-        "merchantpayments",
-        "webhooks"
-      ],
-      claims_supported: [
-        "sub",
-        "iss",
-        "aud",
-        "exp",
-        "iat",
-        "nonce",
-        "c_hash",
-        "at_hash",
-        "auth_time",
-        "idp",
-        "amr"
-      ]
-    })
-
     // The real handlers, after counters and faults.
     const answer = (request: HttpServerRequest.HttpServerRequest, url: URL) =>
       Effect.gen(function* () {
@@ -294,7 +222,11 @@ export const make = (options: SandboxOptions = {}) =>
         switch (route) {
           case `GET ${paths.discovery}`:
           case `GET ${paths.discoveryAlt}`:
-            return respond({ _tag: "Json", status: 200, body: discovery() })
+            return respond({
+              _tag: "Json",
+              status: 200,
+              body: Discovery.document(resolved.issuer, baseUrl, paths)
+            })
           case `GET ${paths.jwks}`:
             return respond({ _tag: "Json", status: 200, body: keys.jwks() })
           case `GET ${paths.authorize}`:
@@ -387,36 +319,7 @@ export const make = (options: SandboxOptions = {}) =>
     if (address._tag !== "TcpAddress") return yield* Effect.die("sandbox: expected a TCP address")
     const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname
     baseUrl = `${options.https ? "https" : "http"}://${host}:${address.port}`
-    const origin = new URL(baseUrl).origin
-
-    const client = HttpClient.make((request, url, signal) =>
-      Effect.gen(function* () {
-        const failure = (description: string) =>
-          new HttpClientError.RequestError({ request, reason: "Transport", description })
-        if (url.origin !== origin) {
-          return yield* Effect.fail(failure(`sandbox client: ${url.origin} is not the sandbox (${origin})`))
-        }
-        const headers = new globalThis.Headers(request.headers)
-        const contentType = request.body._tag === "Empty" ? undefined : request.body.contentType
-        if (contentType !== undefined && !headers.has("content-type"))
-          headers.set("content-type", contentType)
-        const body = yield* Effect.mapError(
-          webBody(request.body),
-          (cause) => new HttpClientError.RequestError({ request, reason: "Encode", cause })
-        )
-        const incoming = yield* Effect.try({
-          try: () => new Request(url, { method: request.method, headers, body, signal }),
-          catch: (cause) => new HttpClientError.RequestError({ request, reason: "Encode", cause })
-        })
-        const response = yield* Effect.provideService(
-          handle,
-          HttpServerRequest.HttpServerRequest,
-          HttpServerRequest.fromWeb(incoming)
-        )
-        if (response === Faults.dropped) return yield* Effect.fail(failure("sandbox: connection dropped"))
-        return HttpClientResponse.fromWeb(request, HttpServerResponse.toWeb(response))
-      })
-    )
+    const client = InProcess.client(new URL(baseUrl).origin, handle)
 
     return Sandbox.of({
       baseUrl,
