@@ -4,7 +4,7 @@ import prettier from "eslint-config-prettier"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["**/node_modules/**", "**/dist/**", "coverage/**", "docs/.blocks/**", "docs/api/**", "bench/results.json"] },
+  { ignores: ["**/node_modules/**", "**/dist/**", ".packs/**", "coverage/**", "docs/.blocks/**", "docs/api/**", "bench/results.json"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -10,6 +10,7 @@ import { AuthError, type Environment, type Token, Vat } from "@mobilepay-auth/do
 import {
   type Array as Arr,
   Cause,
+  Clock,
   type Duration,
   Effect,
   Either,
@@ -66,6 +67,24 @@ export interface MobilePayAuthOptions {
 }
 
 /**
+ * A started consent, in plain values.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConsentStart {
+  /** Where to send the merchant's browser. */
+  readonly url: string
+  readonly state: string
+  /** After this the callback is refused. */
+  readonly expiresAt: Date
+  /** The user-agent binding to keep in the browser (undefined with `bindToUserAgent: false`). */
+  readonly binding: string | undefined
+  /** The `Set-Cookie` header value that keeps `binding` in the browser. */
+  readonly setCookie: string | undefined
+}
+
+/**
  * The API call target of {@link MobilePayAuth.fetch}.
  *
  * @since 0.1.0
@@ -84,8 +103,25 @@ export interface MobilePayAuth {
   readonly integratorToken: (options?: { readonly merchantVat?: string }) => Promise<Token.TokenSet>
   /** A valid access token for a merchant who consented, refreshed as needed. */
   readonly merchantToken: (merchant: string) => Promise<Token.AccessToken>
-  readonly beginConsent: (options?: MerchantConsent.BeginOptions) => Promise<MerchantConsent.Authorization>
-  readonly completeConsent: (input: MerchantConsent.CallbackInput) => Promise<MerchantConsent.Consented>
+  /**
+   * Starts a consent. Send the merchant's browser to `url` and keep `binding` in that browser
+   * (answer with `setCookie` as a `Set-Cookie` header, or use {@link MobilePayAuth.beginHandler}),
+   * so that only the browser that began the consent can complete it (login CSRF).
+   */
+  readonly beginConsent: (options?: MerchantConsent.BeginOptions) => Promise<ConsentStart>
+  /**
+   * Completes a consent from its callback. `binding` is the value `beginConsent` returned, as the
+   * browser presented it; a `Request` carrying the binding cookie needs none.
+   */
+  readonly completeConsent: (
+    input: MerchantConsent.CallbackInput,
+    options?: { readonly binding?: string }
+  ) => Promise<MerchantConsent.Consented>
+  /**
+   * The begin step as a `(Request) => Promise<Response>` handler: `303` to MobilePay with the
+   * binding cookie set, for any framework that speaks Web `Request`/`Response`.
+   */
+  readonly beginHandler: (options?: MerchantConsent.BeginOptions) => (request: Request) => Promise<Response>
   readonly revoke: (merchant: string) => Promise<MerchantConsent.Revoked>
   readonly merchants: () => Promise<ReadonlyArray<MerchantConsent.MerchantInfo>>
   /** A `(Request) => Promise<Response>` handler for the redirect URI, for any web framework. */
@@ -185,9 +221,24 @@ export const createMobilePayAuth = (options: MobilePayAuthOptions): MobilePayAut
       ),
     merchantToken: (merchant) =>
       run(Effect.flatMap(MerchantConsent.MerchantConsent, (c) => c.accessToken(merchant))),
-    beginConsent: (opts) => run(Effect.flatMap(MerchantConsent.MerchantConsent, (c) => c.begin(opts))),
-    completeConsent: (input) =>
-      run(Effect.flatMap(MerchantConsent.MerchantConsent, (c) => c.complete(input))),
+    beginConsent: (opts) =>
+      run(
+        Effect.gen(function* () {
+          const consent = yield* MerchantConsent.MerchantConsent
+          const authorization = yield* consent.begin(opts)
+          const now = yield* Clock.currentTimeMillis
+          return {
+            url: authorization.url,
+            state: authorization.state,
+            expiresAt: new Date(authorization.expiresAt),
+            binding: Option.getOrUndefined(Option.map(authorization.binding, Redacted.value)),
+            setCookie: ConsentCallback.bindingCookie(authorization, (authorization.expiresAt - now) / 1000)
+          }
+        })
+      ),
+    beginHandler: (opts) => () => run(ConsentCallback.begin(opts)),
+    completeConsent: (input, opts = {}) =>
+      run(Effect.flatMap(MerchantConsent.MerchantConsent, (c) => c.complete(input, opts))),
     revoke: (merchant) => run(Effect.flatMap(MerchantConsent.MerchantConsent, (c) => c.revoke(merchant))),
     merchants: () => run(Effect.flatMap(MerchantConsent.MerchantConsent, (c) => c.merchants)),
     callbackHandler: (opts) => (request) => runtime.runPromise(ConsentCallback.handle(request, opts)),

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { AuthError } from "@mobilepay-auth/domain"
+import { AuthError, Environment } from "@mobilepay-auth/domain"
 import { Sandbox, SandboxBrowser } from "@mobilepay-auth/sandbox"
 import { Effect, Redacted } from "effect"
-import { createMobilePayAuth } from "../src/MobilePayAuth.js"
+import { createMobilePayAuth, type MobilePayAuthOptions } from "../src/MobilePayAuth.js"
+import * as TokenStore from "../src/TokenStore.js"
 
 const REDIRECT = "http://127.0.0.1:8765/callback"
 
@@ -58,7 +59,11 @@ describe("createMobilePayAuth (Promise API)", () => {
             SandboxBrowser.consent(authorization.url, { redirectUri: REDIRECT })
           )
           if (callback._tag !== "FormPost") throw new Error("expected form_post")
-          const handled = await mp.callbackHandler()(callback.request)
+          // The browser that began the consent carries the binding cookie back to the callback.
+          expect(authorization.setCookie).toMatch(/^__Host-[^=]+=[^;]+; Path=\/;.*HttpOnly; Secure; SameSite=None/)
+          const headers = new Headers(callback.request.headers)
+          headers.set("cookie", (authorization.setCookie ?? "").split(";")[0] ?? "")
+          const handled = await mp.callbackHandler()(new Request(callback.request, { headers }))
           expect(handled.status).toBeLessThan(400)
           const [merchant] = await mp.merchants()
           expect(merchant?.scopes).toContain("invoice")
@@ -93,4 +98,32 @@ describe("createMobilePayAuth (Promise API)", () => {
       })
     )
   )
+
+  it("refuses malformed settings at creation with InvalidConfiguration naming the option", () => {
+    const environment = Environment.builtIn["sandbox-dk"]
+    const attempt = (options: Partial<MobilePayAuthOptions>) => {
+      try {
+        createMobilePayAuth({ environment, clientId: "app", clientSecret: "app-secret", ...options })
+        return undefined
+      } catch (error) {
+        return error
+      }
+    }
+    const settingOf = (options: Partial<MobilePayAuthOptions>) => {
+      const error = attempt(options)
+      expect(error).toBeInstanceOf(AuthError.InvalidConfiguration)
+      return (error as AuthError.InvalidConfiguration).setting
+    }
+    expect(settingOf({ clientSecret: "" })).toBe("clientSecret")
+    expect(settingOf({ clientSystemVersion: "v2" })).toBe("clientSystemVersion")
+    // A malformed key list is reported as such (not dropped, then reported as missing keys).
+    const malformed = attempt({ encryptionKeys: "k1:bm90LTMyLWJ5dGVzLXNlY3JldA==" })
+    expect(malformed).toMatchObject({ _tag: "InvalidConfiguration", setting: "encryptionKeys" })
+    expect(String(malformed)).toContain("32 bytes")
+    expect(String(malformed)).not.toContain("bm90LTMyLWJ5dGVzLXNlY3JldA")
+    // A durable store without keys: refused now, not on the first call.
+    const durable = attempt({ store: TokenStore.layerMemory })
+    expect(durable).toMatchObject({ _tag: "InvalidConfiguration", setting: "encryptionKeys" })
+    expect(attempt({})).toBeUndefined()
+  })
 })
