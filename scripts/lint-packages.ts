@@ -25,7 +25,9 @@ for (const packed of packAll()) {
     strict: true
   })
   for (const message of messages) {
-    console.error(`publint ${packed.name} [${message.type}] ${formatMessage(message, manifest) ?? message.code}`)
+    console.error(
+      `publint ${packed.name} [${message.type}] ${formatMessage(message, manifest) ?? message.code}`
+    )
   }
   failures += messages.length
 

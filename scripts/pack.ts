@@ -35,7 +35,10 @@ export const packAll = (): ReadonlyArray<Packed> => {
       throw new Error(`${name}: dist/index.js is missing; run pnpm build first`)
     }
     const before = new Set(Fs.readdirSync(packsDir))
-    execFileSync("pnpm", ["pack", "--pack-destination", packsDir], { cwd: dir, stdio: ["ignore", "ignore", "inherit"] })
+    execFileSync("pnpm", ["pack", "--pack-destination", packsDir], {
+      cwd: dir,
+      stdio: ["ignore", "ignore", "inherit"]
+    })
     const created = Fs.readdirSync(packsDir).filter((f) => !before.has(f) && f.endsWith(".tgz"))
     if (created.length !== 1) throw new Error(`${name}: expected one tarball, got ${created.join(", ")}`)
     const tarball = Path.join(packsDir, created[0] ?? "")
@@ -45,6 +48,8 @@ export const packAll = (): ReadonlyArray<Packed> => {
 
 if (import.meta.filename === process.argv[1]) {
   for (const p of packAll()) {
-    console.log(`${p.name.padEnd(28)} ${(p.bytes / 1024).toFixed(1).padStart(7)} kB  ${Path.relative(root, p.tarball)}`)
+    console.log(
+      `${p.name.padEnd(28)} ${(p.bytes / 1024).toFixed(1).padStart(7)} kB  ${Path.relative(root, p.tarball)}`
+    )
   }
 }

@@ -52,7 +52,9 @@ for (const name of Fs.readdirSync(packagesDir).sort()) {
       Fs.writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`)
       console.log(`${name}: exports updated`)
     } else {
-      problems.push(`${name}: package.json exports differ from src/ (run: pnpm exec tsx scripts/packages.ts --write)`)
+      problems.push(
+        `${name}: package.json exports differ from src/ (run: pnpm exec tsx scripts/packages.ts --write)`
+      )
     }
   }
   for (const field of ["files", "peerDependencies", "publishConfig"]) {

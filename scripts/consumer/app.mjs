@@ -12,7 +12,13 @@ const sandbox = await Effect.runPromise(
   Layer.buildWithScope(
     Sandbox.layer({
       merchantClients: [
-        { clientId: "app", clientSecret: "app-secret-1", redirectUris: [REDIRECT], scopes: ["invoice"], rotation: "one-time" }
+        {
+          clientId: "app",
+          clientSecret: "app-secret-1",
+          redirectUris: [REDIRECT],
+          scopes: ["invoice"],
+          rotation: "one-time"
+        }
       ],
       integratorClients: [{ clientId: "pos", clientSecret: "pos-secret-1" }]
     }),
@@ -39,7 +45,9 @@ try {
   console.log(`integrator token: expires ${new Date(token.expiresAt).toISOString()}`)
 
   const authorization = await mp.beginConsent({ merchantVat: "DK12345678" })
-  const callback = await Effect.runPromise(SandboxBrowser.consent(authorization.url, { redirectUri: REDIRECT }))
+  const callback = await Effect.runPromise(
+    SandboxBrowser.consent(authorization.url, { redirectUri: REDIRECT })
+  )
   assert.equal(callback._tag, "FormPost")
   // The browser that began the consent carries its binding cookie back (login CSRF defence).
   assert.match(authorization.setCookie, /^__Host-.*HttpOnly; Secure; SameSite=None$/)

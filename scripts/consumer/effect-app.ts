@@ -20,7 +20,9 @@ const program = Effect.gen(function* () {
   const consented = yield* consent.complete(callback.request, { binding })
   const token = yield* consent.accessToken(consented.merchant)
   const options: TokenManager.Options = {}
-  yield* Effect.log(`merchant token of ${Redacted.value(token).length} characters ${Object.keys(options).length}`)
+  yield* Effect.log(
+    `merchant token of ${Redacted.value(token).length} characters ${Object.keys(options).length}`
+  )
   return consented.merchant
 })
 

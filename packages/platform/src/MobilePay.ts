@@ -82,7 +82,11 @@ const cipherLayer = (config: MobilePayConfig.MobilePayConfig.Service, store: Tok
     onSome: (keys) =>
       TokenCipher.layer(keys).pipe(
         Layer.mapError(
-          (e) => new AuthError.InvalidConfiguration({ setting: "encryptionKeys", description: e.description ?? e.code })
+          (e) =>
+            new AuthError.InvalidConfiguration({
+              setting: "encryptionKeys",
+              description: e.description ?? e.code
+            })
         )
       ),
     onNone: () =>
@@ -111,7 +115,10 @@ export const layerFromConfig = (
       const store = yield* TokenStore.TokenStore
       return Layer.mergeAll(
         IntegratorAuth.layer,
-        MerchantConsent.layer({ ...tuning.merchantConsent, clientAuthentication: config.clientAuthentication })
+        MerchantConsent.layer({
+          ...tuning.merchantConsent,
+          clientAuthentication: config.clientAuthentication
+        })
       ).pipe(
         Layer.provideMerge(TokenManager.layer({ ...tuning.tokenManager, policy: config.policy })),
         Layer.provideMerge(TokenVault.layer),
@@ -135,7 +142,9 @@ export const layerFromConfig = (
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<Services, AuthError.InvalidConfiguration, Requirements> =>
+export const layer = (
+  options: Options
+): Layer.Layer<Services, AuthError.InvalidConfiguration, Requirements> =>
   layerFromConfig(options).pipe(Layer.provide(MobilePayConfig.layer(options)))
 
 /**

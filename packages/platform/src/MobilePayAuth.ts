@@ -148,13 +148,19 @@ export interface MobilePayAuth {
 const configOptions = (options: MobilePayAuthOptions): MobilePay.Options => ({
   environment: options.environment,
   clientId: options.clientId,
-  clientSecret: Redacted.isRedacted(options.clientSecret) ? options.clientSecret : Redacted.make(options.clientSecret),
+  clientSecret: Redacted.isRedacted(options.clientSecret)
+    ? options.clientSecret
+    : Redacted.make(options.clientSecret),
   ...(options.redirectUri === undefined ? {} : { redirectUri: options.redirectUri }),
   ...(options.scopes === undefined ? {} : { scopes: options.scopes }),
   ...(options.clientSystemVersion === undefined ? {} : { clientSystemVersion: options.clientSystemVersion }),
-  ...(options.sendVerifierOnRefresh === undefined ? {} : { sendVerifierOnRefresh: options.sendVerifierOnRefresh }),
+  ...(options.sendVerifierOnRefresh === undefined
+    ? {}
+    : { sendVerifierOnRefresh: options.sendVerifierOnRefresh }),
   ...(options.requestTimeout === undefined ? {} : { requestTimeout: options.requestTimeout }),
-  ...(options.clientAuthentication === undefined ? {} : { clientAuthentication: options.clientAuthentication }),
+  ...(options.clientAuthentication === undefined
+    ? {}
+    : { clientAuthentication: options.clientAuthentication }),
   ...(options.encryptionKeys === undefined ? {} : { encryptionKeys: options.encryptionKeys }),
   ...(options.gateway === undefined
     ? {}
@@ -166,7 +172,9 @@ const configOptions = (options: MobilePayAuthOptions): MobilePay.Options => ({
             : { clientSecret: Redacted.make(options.gateway.clientSecret) })
         }
       }),
-  ...(options.shutdownTimeout === undefined ? {} : { tokenManager: { shutdownTimeout: options.shutdownTimeout } })
+  ...(options.shutdownTimeout === undefined
+    ? {}
+    : { tokenManager: { shutdownTimeout: options.shutdownTimeout } })
 })
 
 /**

@@ -190,8 +190,7 @@ export const make = (
  */
 export const layer = (
   keys: Arr.NonEmptyReadonlyArray<KeyMaterial>
-): Layer.Layer<TokenCipher, AuthError.InvalidRequest> =>
-  Layer.effect(TokenCipher, make(keys))
+): Layer.Layer<TokenCipher, AuthError.InvalidRequest> => Layer.effect(TokenCipher, make(keys))
 
 /**
  * Parses `id:base64,id2:base64` (first seals; the rest only open).

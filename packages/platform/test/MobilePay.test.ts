@@ -16,7 +16,13 @@ const REDIRECT = "http://127.0.0.1:8765/callback"
 const sandboxLayer = Sandbox.layer({
   integratorClients: [{ clientId: "pos", clientSecret: "pos-secret-4d1" }],
   merchantClients: [
-    { clientId: "app", clientSecret: "app-secret-4d1", redirectUris: [REDIRECT], scopes: ["invoice"], rotation: "one-time" }
+    {
+      clientId: "app",
+      clientSecret: "app-secret-4d1",
+      redirectUris: [REDIRECT],
+      scopes: ["invoice"],
+      rotation: "one-time"
+    }
   ]
 })
 
@@ -100,7 +106,9 @@ describe("MobilePay.layer: a setting given once is honoured everywhere", () => {
           allowInsecureLoopback: false
         })
         const token = Effect.flatMap(IntegratorAuth.IntegratorAuth, (auth) => auth.accessToken())
-        const refused = yield* Effect.flip(token.pipe(Effect.provide(services(sandbox, { environment: strict }))))
+        const refused = yield* Effect.flip(
+          token.pipe(Effect.provide(services(sandbox, { environment: strict })))
+        )
         expect(refused._tag).toBe("InsecureEndpoint")
         const allowed = yield* token.pipe(Effect.provide(services(sandbox)))
         expect(allowed.tokenType).toBe("Bearer")
