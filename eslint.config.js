@@ -4,7 +4,17 @@ import prettier from "eslint-config-prettier"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["**/node_modules/**", "**/dist/**", ".packs/**", "coverage/**", "docs/.blocks/**", "docs/api/**", "bench/results.json"] },
+  {
+    ignores: [
+      "**/node_modules/**",
+      "**/dist/**",
+      ".packs/**",
+      "coverage/**",
+      "docs/.blocks/**",
+      "docs/api/**",
+      "bench/results.json"
+    ]
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -28,6 +38,20 @@ export default tseslint.config(
           ]
         }
       ]
+    }
+  },
+  {
+    // Plain Node ESM (the consumer test's app, the CLI's launcher).
+    files: ["**/*.mjs", "**/*.js"],
+    languageOptions: {
+      globals: {
+        console: "readonly",
+        process: "readonly",
+        Buffer: "readonly",
+        Headers: "readonly",
+        Request: "readonly",
+        URL: "readonly"
+      }
     }
   },
   prettier
