@@ -455,7 +455,8 @@ export const make = (
     ): Effect.Effect<Token.TokenSet, E | ManagerError> =>
       !source.persistent
         ? orElse
-        : Effect.flatMap(readStored(source.key), (stored) =>
+        : // A store that cannot be read now changes nothing: the caller gets the original error.
+          Effect.flatMap(Effect.orElseSucceed(readStored(source.key), Option.none), (stored) =>
             Effect.flatMap(Random.next, (jitter) =>
               Effect.clockWith((clock) =>
                 Effect.suspend(() => {
