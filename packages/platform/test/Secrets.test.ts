@@ -355,11 +355,14 @@ describe("no secret or token in logs, spans or errors", () => {
             const error = yield* Effect.flip(
               tokens.accessToken(VippsAccessToken.standard({ merchantSerialNumber: msn }))
             )
-            expect(error._tag).toBe(tag)
+            expect(error._tag, `fault ${JSON.stringify(fault)}: ${error.message}`).toBe(tag)
             yield* failed(`vipps token endpoint ${tag}`, error)
           }
           yield* sandbox.clearFaults
-        }).pipe(Effect.provide(vippsStack({ http: fast })))
+        }).pipe(
+          // The Vipps stack takes AuthHttp's options directly: the 300 ms timeout is set here.
+          Effect.provide(vippsStack({ http: { ...fast, timeout: "300 millis" } }))
+        )
 
         const wrongKeys = Effect.gen(function* () {
           const error = yield* Effect.flip((yield* VippsAccessToken.VippsAccessToken).accessToken())
