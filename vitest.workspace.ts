@@ -2,6 +2,7 @@
 // (vitest 3.2 deprecates loading workspace files directly).
 export default [
   "packages/domain",
+  "packages/adapters",
   "packages/platform",
   "packages/sql-integration",
   "packages/sql-sqlite",

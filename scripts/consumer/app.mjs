@@ -41,8 +41,12 @@ const mp = createMobilePayAuth({
 
 try {
   const token = await integrator.integratorToken({ merchantVat: "DK12345678" })
+  // Plain values: the token is read explicitly through `.value`, redacted everywhere else.
   assert.equal(String(token.accessToken), "<redacted>")
-  console.log(`integrator token: expires ${new Date(token.expiresAt).toISOString()}`)
+  assert.equal(JSON.stringify(token.accessToken), '"<redacted>"')
+  assert.equal(token.accessToken.value.split(".").length, 3)
+  assert.ok(token.expiresAt instanceof Date)
+  console.log(`integrator token: expires ${token.expiresAt.toISOString()}`)
 
   const authorization = await mp.beginConsent({ merchantVat: "DK12345678" })
   const callback = await Effect.runPromise(
@@ -57,10 +61,13 @@ try {
   assert.ok(response.status < 400, `callback answered ${response.status}`)
   const [merchant] = await mp.merchants()
   assert.ok(merchant, "a merchant consented")
+  assert.equal(merchant.merchantVat, "DK12345678")
+  assert.ok(merchant.refreshedAt instanceof Date)
   console.log(`consent stored for merchant ${merchant.merchant} (scopes ${merchant.scopes.join(" ")})`)
 
   const merchantToken = await mp.merchantToken(merchant.merchant)
   assert.equal(String(merchantToken), "<redacted>")
+  assert.equal(typeof merchantToken.value, "string")
   const me = await mp.fetch({ merchant: merchant.merchant }, "/api/merchants/me")
   assert.equal(me.status, 200)
   console.log(`API call as the merchant: HTTP ${me.status}`)

@@ -9,7 +9,7 @@
  * @since 0.1.0
  */
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Clock, Effect, Option, Redacted, Runtime } from "effect"
+import { Clock, Effect, Exit, Option, Redacted, Runtime } from "effect"
 import {
   type Authorization,
   type BeginError,
@@ -29,12 +29,17 @@ export interface Options {
   readonly successRedirect?: string | ((consented: Consented) => string)
   /** Build the answer to a failed callback. Default: a vague page with a status per error. */
   readonly onError?: (error: CompleteError) => Response
-  /** Observe the outcome (log it, record an audit event). Never handed a secret. */
+  /**
+   * Observe the outcome (log it, record an audit event, keep the merchant in your records). Never
+   * handed a secret. If it fails (or dies) on a success, the consent is undone (revoked at the
+   * provider, deleted here) and the browser gets an error page to start again: a consent is
+   * either complete with its hook, or not there at all. A failure on a failure is logged.
+   */
   readonly onComplete?: (
     outcome:
       | { readonly _tag: "Success"; readonly consented: Consented }
       | { readonly _tag: "Failure"; readonly error: CompleteError }
-  ) => Effect.Effect<void>
+  ) => Effect.Effect<void, unknown>
 }
 
 const securityHeaders = {
@@ -178,11 +183,23 @@ export const handle = (
     const outcome = yield* Effect.either(consent.complete(request))
     const onComplete = options.onComplete ?? (() => Effect.void)
     if (outcome._tag === "Left") {
-      yield* onComplete({ _tag: "Failure", error: outcome.left })
+      yield* Effect.catchAllCause(onComplete({ _tag: "Failure", error: outcome.left }), (cause) =>
+        Effect.logWarning("the consent callback's onComplete hook failed", cause)
+      )
       return withClearedBinding((options.onError ?? defaultErrorResponse)(outcome.left))
     }
     const consented = outcome.right
-    yield* onComplete({ _tag: "Success", consented })
+    const hooked = yield* Effect.exit(onComplete({ _tag: "Success", consented }))
+    if (Exit.isFailure(hooked)) {
+      // Undo the consent rather than keep a grant the application does not know about.
+      yield* Effect.logWarning("the consent callback's onComplete hook failed: the consent is revoked").pipe(
+        Effect.annotateLogs({ merchant: consented.merchant })
+      )
+      yield* Effect.ignore(consent.revoke(consented.merchant))
+      return withClearedBinding(
+        page(500, "MobilePay consent", "<p>Consent could not be completed. Please start again.</p>")
+      )
+    }
     const target =
       typeof options.successRedirect === "function"
         ? options.successRedirect(consented)

@@ -1,12 +1,15 @@
 /**
  * A Promise API for applications that do not use Effect: the same services, the same
  * guarantees (single flight, encrypted storage, one retry on 401), the same typed errors —
- * rejections are the `AuthError` classes themselves, so `error._tag` works in a `catch`.
+ * rejections are the `AuthError` classes themselves, so `error._tag` works in a `catch`. It
+ * speaks plain values: tokens are {@link SecretToken}s (read `.value` where the token goes on
+ * the wire; `String`, `JSON.stringify` and `inspect` show `<redacted>`), absent values are
+ * `undefined`, instants are `Date`s, and hooks are plain or async functions.
  *
  * @since 0.1.0
  */
 import { FetchHttpClient } from "@effect/platform"
-import { AuthError, type Environment, type Token, Vat } from "@mobilepay-auth/domain"
+import { AuthError, type Environment, Vat } from "@mobilepay-auth/domain"
 import {
   type Array as Arr,
   Cause,
@@ -66,6 +69,154 @@ export interface MobilePayAuthOptions {
   readonly shutdownTimeout?: Duration.DurationInput
 }
 
+const inspectSymbol = Symbol.for("nodejs.util.inspect.custom")
+
+/**
+ * A token in the Promise API. The token is read only through `value`, explicitly, where it goes
+ * on the wire (`` `Bearer ${token.value}` ``); everywhere else (`String(token)`, a template
+ * literal, `JSON.stringify`, `console.log`, a spread) it is `<redacted>` or absent.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class SecretToken {
+  readonly #value: string
+  constructor(value: string) {
+    this.#value = value
+  }
+  /** The token itself. */
+  get value(): string {
+    return this.#value
+  }
+  toString(): string {
+    return "<redacted>"
+  }
+  toJSON(): string {
+    return "<redacted>"
+  }
+  [Symbol.toPrimitive](): string {
+    return "<redacted>"
+  }
+  [inspectSymbol](): string {
+    return "SecretToken(<redacted>)"
+  }
+}
+
+/**
+ * An integrator token, in plain values.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface IntegratorToken {
+  readonly accessToken: SecretToken
+  readonly tokenType: "Bearer"
+  readonly issuedAt: Date
+  readonly expiresAt: Date
+  readonly scopes: ReadonlyArray<string>
+}
+
+/**
+ * A completed consent, in plain values. Nothing here is secret.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConsentCompleted {
+  /** The identity the grant is stored under; pass it to `merchantToken`, `fetch`, `revoke`. */
+  readonly merchant: string
+  readonly merchantVat: string | undefined
+  readonly scopes: ReadonlyArray<string>
+  /** When the first access token expires. */
+  readonly expiresAt: Date
+}
+
+/**
+ * A stored merchant grant, in plain values. Never a secret.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Merchant {
+  readonly merchant: string
+  readonly merchantVat: string | undefined
+  readonly scopes: ReadonlyArray<string>
+  /** Expiry of the current access token. */
+  readonly accessTokenExpiresAt: Date
+  /** When the stored tokens were last obtained. */
+  readonly refreshedAt: Date
+}
+
+/**
+ * What the consent callback's `onComplete` hook is told.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ConsentOutcome =
+  | { readonly _tag: "Success"; readonly consented: ConsentCompleted }
+  | { readonly _tag: "Failure"; readonly error: MerchantConsent.CompleteError }
+
+/**
+ * Options of {@link MobilePayAuth.callbackHandler}, with plain or async hooks.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CallbackOptions {
+  /** Where to send the browser after a completed consent. Default: a short confirmation page. */
+  readonly successRedirect?: string | ((consented: ConsentCompleted) => string)
+  /** Build the answer to a failed callback. Default: a vague page with a status per error. */
+  readonly onError?: (error: MerchantConsent.CompleteError) => Response
+  /**
+   * Observe the outcome: log it, audit it, record the merchant. A plain or async function. If it
+   * throws (or rejects) on a success, the consent is undone (revoked and deleted) and the browser
+   * is asked to start again, so there is never a stored grant your application missed.
+   */
+  readonly onComplete?: (outcome: ConsentOutcome) => void | PromiseLike<void>
+}
+
+const plainConsented = (consented: MerchantConsent.Consented): ConsentCompleted => ({
+  merchant: consented.merchant,
+  merchantVat: Option.getOrUndefined(consented.merchantVat),
+  scopes: consented.scopes,
+  expiresAt: new Date(consented.expiresAt)
+})
+
+/**
+ * The Promise API's callback options in `ConsentCallback`'s terms (Effect hooks), for code that
+ * serves the callback from the Effect `MerchantConsent` service with Promise-style hooks.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const toConsentCallbackOptions = (options: CallbackOptions = {}): ConsentCallback.Options => {
+  const { onComplete, onError, successRedirect } = options
+  return {
+    ...(onError === undefined ? {} : { onError }),
+    ...(successRedirect === undefined
+      ? {}
+      : {
+          successRedirect:
+            typeof successRedirect === "string"
+              ? successRedirect
+              : (consented) => successRedirect(plainConsented(consented))
+        }),
+    ...(onComplete === undefined
+      ? {}
+      : {
+          onComplete: (outcome) =>
+            Effect.tryPromise(async () =>
+              onComplete(
+                outcome._tag === "Success"
+                  ? { _tag: "Success", consented: plainConsented(outcome.consented) }
+                  : outcome
+              )
+            )
+        })
+  }
+}
+
 /**
  * A started consent, in plain values.
  *
@@ -100,9 +251,9 @@ export type Target =
  */
 export interface MobilePayAuth {
   /** A valid integrator token, bound to `merchantVat` when given. */
-  readonly integratorToken: (options?: { readonly merchantVat?: string }) => Promise<Token.TokenSet>
+  readonly integratorToken: (options?: { readonly merchantVat?: string }) => Promise<IntegratorToken>
   /** A valid access token for a merchant who consented, refreshed as needed. */
-  readonly merchantToken: (merchant: string) => Promise<Token.AccessToken>
+  readonly merchantToken: (merchant: string) => Promise<SecretToken>
   /**
    * Starts a consent. Send the merchant's browser to `url` and keep `binding` in that browser
    * (answer with `setCookie` as a `Set-Cookie` header, or use {@link MobilePayAuth.beginHandler}),
@@ -116,16 +267,19 @@ export interface MobilePayAuth {
   readonly completeConsent: (
     input: MerchantConsent.CallbackInput,
     options?: { readonly binding?: string }
-  ) => Promise<MerchantConsent.Consented>
+  ) => Promise<ConsentCompleted>
   /**
    * The begin step as a `(Request) => Promise<Response>` handler: `303` to MobilePay with the
    * binding cookie set, for any framework that speaks Web `Request`/`Response`.
    */
   readonly beginHandler: (options?: MerchantConsent.BeginOptions) => (request: Request) => Promise<Response>
   readonly revoke: (merchant: string) => Promise<MerchantConsent.Revoked>
-  readonly merchants: () => Promise<ReadonlyArray<MerchantConsent.MerchantInfo>>
-  /** A `(Request) => Promise<Response>` handler for the redirect URI, for any web framework. */
-  readonly callbackHandler: (options?: ConsentCallback.Options) => (request: Request) => Promise<Response>
+  readonly merchants: () => Promise<ReadonlyArray<Merchant>>
+  /**
+   * A `(Request) => Promise<Response>` handler for the redirect URI, for any web framework (see
+   * `@mobilepay-auth/adapters` for Node, Express, Fastify and Hono).
+   */
+  readonly callbackHandler: (options?: CallbackOptions) => (request: Request) => Promise<Response>
   /**
    * `fetch` for MobilePay's APIs: bearer token, gateway and VAT headers, client system version,
    * idempotency key on POST, one refresh-and-retry on 401. Relative URLs resolve against the
@@ -224,11 +378,22 @@ export const createMobilePayAuth = (options: MobilePayAuthOptions): MobilePayAut
           const merchantVat =
             opts.merchantVat === undefined ? Option.none() : Option.some(yield* Vat.parse(opts.merchantVat))
           const auth = yield* IntegratorAuth.IntegratorAuth
-          return yield* auth.accessToken(merchantVat)
+          const tokens = yield* auth.accessToken(merchantVat)
+          return {
+            accessToken: new SecretToken(Redacted.value(tokens.accessToken)),
+            tokenType: tokens.tokenType,
+            issuedAt: new Date(tokens.issuedAt),
+            expiresAt: new Date(tokens.expiresAt),
+            scopes: tokens.scopes
+          }
         })
       ),
     merchantToken: (merchant) =>
-      run(Effect.flatMap(MerchantConsent.MerchantConsent, (c) => c.accessToken(merchant))),
+      run(
+        Effect.flatMap(MerchantConsent.MerchantConsent, (c) => c.accessToken(merchant)).pipe(
+          Effect.map((token) => new SecretToken(Redacted.value(token)))
+        )
+      ),
     beginConsent: (opts) =>
       run(
         Effect.gen(function* () {
@@ -246,10 +411,32 @@ export const createMobilePayAuth = (options: MobilePayAuthOptions): MobilePayAut
       ),
     beginHandler: (opts) => () => run(ConsentCallback.begin(opts)),
     completeConsent: (input, opts = {}) =>
-      run(Effect.flatMap(MerchantConsent.MerchantConsent, (c) => c.complete(input, opts))),
+      run(
+        Effect.flatMap(MerchantConsent.MerchantConsent, (c) => c.complete(input, opts)).pipe(
+          Effect.map(plainConsented)
+        )
+      ),
     revoke: (merchant) => run(Effect.flatMap(MerchantConsent.MerchantConsent, (c) => c.revoke(merchant))),
-    merchants: () => run(Effect.flatMap(MerchantConsent.MerchantConsent, (c) => c.merchants)),
-    callbackHandler: (opts) => (request) => runtime.runPromise(ConsentCallback.handle(request, opts)),
+    merchants: () =>
+      run(
+        Effect.flatMap(MerchantConsent.MerchantConsent, (c) => c.merchants).pipe(
+          Effect.map((list) =>
+            list.map(
+              (m): Merchant => ({
+                merchant: m.merchant,
+                merchantVat: Option.getOrUndefined(m.merchantVat),
+                scopes: m.scopes,
+                accessTokenExpiresAt: new Date(m.accessTokenExpiresAt),
+                refreshedAt: new Date(m.refreshedAt)
+              })
+            )
+          )
+        )
+      ),
+    callbackHandler: (opts) => {
+      const options = toConsentCallbackOptions(opts)
+      return (request) => run(ConsentCallback.handle(request, options))
+    },
     fetch: (target, input, init) =>
       run(
         Effect.gen(function* () {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { AuthError, Environment } from "@mobilepay-auth/domain"
 import { Sandbox, SandboxBrowser } from "@mobilepay-auth/sandbox"
-import { Effect, Redacted } from "effect"
-import { createMobilePayAuth, type MobilePayAuthOptions } from "../src/MobilePayAuth.js"
+import { Effect } from "effect"
+import { inspect } from "node:util"
+import { createMobilePayAuth, type MobilePayAuthOptions, SecretToken } from "../src/MobilePayAuth.js"
 import * as TokenStore from "../src/TokenStore.js"
 
 const REDIRECT = "http://127.0.0.1:8765/callback"
@@ -41,7 +42,9 @@ describe("createMobilePayAuth (Promise API)", () => {
         const mp = auth(sandbox)
         try {
           const token = await mp.integratorToken({ merchantVat: "DK12345678" })
-          expect(Redacted.value(token.accessToken).split(".")).toHaveLength(3)
+          expect(token.accessToken.value.split(".")).toHaveLength(3)
+          expect(token.expiresAt).toBeInstanceOf(Date)
+          expect(token.expiresAt.getTime()).toBeGreaterThan(token.issuedAt.getTime())
 
           const payment = await mp.fetch(
             { integrator: true, merchantVat: "DK12345678" },
@@ -60,13 +63,18 @@ describe("createMobilePayAuth (Promise API)", () => {
           )
           if (callback._tag !== "FormPost") throw new Error("expected form_post")
           // The browser that began the consent carries the binding cookie back to the callback.
-          expect(authorization.setCookie).toMatch(/^__Host-[^=]+=[^;]+; Path=\/;.*HttpOnly; Secure; SameSite=None/)
+          expect(authorization.setCookie).toMatch(
+            /^__Host-[^=]+=[^;]+; Path=\/;.*HttpOnly; Secure; SameSite=None/
+          )
           const headers = new Headers(callback.request.headers)
           headers.set("cookie", (authorization.setCookie ?? "").split(";")[0] ?? "")
           const handled = await mp.callbackHandler()(new Request(callback.request, { headers }))
           expect(handled.status).toBeLessThan(400)
           const [merchant] = await mp.merchants()
           expect(merchant?.scopes).toContain("invoice")
+          expect(merchant?.merchantVat).toBe("DK12345678")
+          expect(merchant?.refreshedAt).toBeInstanceOf(Date)
+          expect(merchant?.accessTokenExpiresAt).toBeInstanceOf(Date)
 
           const me = await mp.fetch({ merchant: merchant?.merchant ?? "" }, "/api/merchants/me")
           expect(await me.json()).toMatchObject({ vatNumber: "DK12345678" })
@@ -126,4 +134,106 @@ describe("createMobilePayAuth (Promise API)", () => {
     expect(durable).toMatchObject({ _tag: "InvalidConfiguration", setting: "encryptionKeys" })
     expect(attempt({})).toBeUndefined()
   })
+
+  it("a token is read through .value only: String, templates, JSON, inspect and spreads redact it", () => {
+    const token = new SecretToken("eyJ.secret-token.sig")
+    expect(token.value).toBe("eyJ.secret-token.sig")
+    expect(String(token)).toBe("<redacted>")
+    expect(`Bearer ${token}`).toBe("Bearer <redacted>")
+    expect(JSON.stringify({ token })).toBe('{"token":"<redacted>"}')
+    expect(inspect({ token })).not.toContain("secret-token")
+    expect(JSON.stringify({ ...token })).toBe("{}")
+  })
+
+  // The browser's part of a consent: begin, MobilePay's pages, the callback with the binding cookie.
+  const callbackOf = async (mp: ReturnType<typeof auth>) => {
+    const start = await mp.beginConsent({ merchantVat: "DK12345678" })
+    const callback = await Effect.runPromise(SandboxBrowser.consent(start.url, { redirectUri: REDIRECT }))
+    if (callback._tag !== "FormPost") throw new Error("expected form_post")
+    const headers = new Headers(callback.request.headers)
+    headers.set("cookie", (start.setCookie ?? "").split(";")[0] ?? "")
+    return new Request(callback.request, { headers })
+  }
+
+  it.live("callbackHandler takes plain and async hooks, handed plain values", () =>
+    sandboxed((sandbox) =>
+      Effect.promise(async () => {
+        const mp = auth(sandbox)
+        try {
+          const seen: Array<unknown> = []
+          const handler = mp.callbackHandler({
+            onComplete: async (outcome) => {
+              await Promise.resolve()
+              seen.push(outcome)
+            },
+            successRedirect: (consented) => `/done?merchant=${consented.merchant}`
+          })
+          const answer = await handler(await callbackOf(mp))
+          expect(answer.status).toBe(303)
+          expect(seen).toHaveLength(1)
+          const outcome = seen[0] as { _tag: string; consented: Record<string, unknown> }
+          expect(outcome._tag).toBe("Success")
+          expect(outcome.consented["merchantVat"]).toBe("DK12345678")
+          expect(outcome.consented["expiresAt"]).toBeInstanceOf(Date)
+          expect(answer.headers.get("location")).toBe(`/done?merchant=${outcome.consented["merchant"]}`)
+          expect(await mp.merchants()).toHaveLength(1)
+        } finally {
+          await mp.dispose()
+        }
+      })
+    )
+  )
+
+  it.live("a hook that throws or rejects undoes the consent: an error page and no stored grant", () =>
+    sandboxed((sandbox) =>
+      Effect.promise(async () => {
+        const mp = auth(sandbox)
+        try {
+          const sync = await mp.callbackHandler({
+            onComplete: () => {
+              throw new Error("audit log unavailable")
+            }
+          })(await callbackOf(mp))
+          expect(sync.status).toBe(500)
+          expect(sync.headers.getSetCookie().join()).toMatch(/Max-Age=0/)
+          expect(await mp.merchants()).toEqual([])
+
+          const rejected = await mp.callbackHandler({
+            onComplete: (outcome) =>
+              outcome._tag === "Success" ? Promise.reject(new Error("database down")) : undefined
+          })(await callbackOf(mp))
+          expect(rejected.status).toBe(500)
+          expect(await mp.merchants()).toEqual([])
+
+          // The same consent with a hook that works is complete.
+          const ok = await mp.callbackHandler({ onComplete: () => {} })(await callbackOf(mp))
+          expect(ok.status).toBe(200)
+          expect(await mp.merchants()).toHaveLength(1)
+        } finally {
+          await mp.dispose()
+        }
+      })
+    )
+  )
+
+  it.live("a hook failing on a failed callback leaves the error answer as it was", () =>
+    sandboxed((sandbox) =>
+      Effect.promise(async () => {
+        const mp = auth(sandbox)
+        try {
+          const request = await callbackOf(mp)
+          const headers = new Headers(request.headers)
+          headers.delete("cookie")
+          const answer = await mp.callbackHandler({
+            onComplete: () => {
+              throw new Error("audit log unavailable")
+            }
+          })(new Request(request, { headers }))
+          expect(answer.status).toBe(400)
+        } finally {
+          await mp.dispose()
+        }
+      })
+    )
+  )
 })

@@ -1,0 +1,10 @@
+import { defineProject } from "vitest/config"
+import { sourceAliases } from "../../vitest.shared.js"
+
+export default defineProject({
+  resolve: { alias: sourceAliases },
+  test: {
+    name: "adapters",
+    include: ["test/**/*.test.ts"]
+  }
+})
