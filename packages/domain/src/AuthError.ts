@@ -7,6 +7,55 @@
  */
 import { Duration, Option, Predicate, Schema } from "effect"
 
+/**
+ * Marks every error of this module: {@link isAuthError} checks for it.
+ *
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = Symbol.for("@mobilepay-auth/domain/AuthError")
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+interface Unbranded {
+  readonly _: unique symbol
+}
+
+/**
+ * The base of every error here: a `Schema.TaggedError` whose constructor sanitises what it is
+ * given (token-like runs in `description` redacted, a `traceId` that is not an id dropped), so
+ * a caller that passes server text straight in cannot leak a token through `message`, JSON or
+ * inspect, and which carries {@link TypeId}.
+ */
+const AuthErrorClass =
+  <Self>() =>
+  <Tag extends string, Fields extends Schema.Struct.Fields>(
+    tag: Tag,
+    fields: Fields
+  ): Schema.TaggedErrorClass<Self, Tag, { readonly _tag: Schema.tag<Tag> } & Fields> => {
+    // Built over the erased fields (a class cannot extend a type that depends on `Fields`), then
+    // given back its precise type: the constructor and schema are those of `Base`.
+    const erased: Schema.Struct.Fields = fields
+    const Base = Schema.TaggedError<Unbranded>(`@mobilepay-auth/${tag}`)(tag, erased)
+    class AuthErrorBase extends Base {
+      declare readonly [TypeId]: TypeId
+      constructor(props: ConstructorParameters<typeof Base>[0], options?: Schema.MakeOptions) {
+        super(safe(props), options)
+      }
+    }
+    // On the prototype, as Effect's own type ids: a copy of the fields is not an error.
+    Object.defineProperty(AuthErrorBase.prototype, TypeId, { value: TypeId })
+    return AuthErrorBase as unknown as Schema.TaggedErrorClass<
+      Self,
+      Tag,
+      { readonly _tag: Schema.tag<Tag> } & Fields
+    >
+  }
+
 const Description = Schema.optional(Schema.String)
 /**
  * The server's trace id of a failed call (Vipps MobilePay's `trace_id` / `traceId`), kept so a
@@ -20,20 +69,11 @@ const TraceId = Schema.optional(Schema.String)
  * @since 0.1.0
  * @category errors
  */
-export class InvalidClient extends Schema.TaggedError<InvalidClient>("@mobilepay-auth/InvalidClient")(
-  "InvalidClient",
-  { status: Schema.Number, description: Description, traceId: TraceId }
-) {
-  constructor(
-    props: {
-      readonly status: number
-      readonly description?: string | undefined
-      readonly traceId?: string | undefined
-    },
-    options?: Schema.MakeOptions
-  ) {
-    super(safe(props), options)
-  }
+export class InvalidClient extends AuthErrorClass<InvalidClient>()("InvalidClient", {
+  status: Schema.Number,
+  description: Description,
+  traceId: TraceId
+}) {
   override get message() {
     return `invalid_client (HTTP ${this.status}): check the client id and secret${suffix(this.description)}${traced(this.traceId)}`
   }
@@ -45,19 +85,11 @@ export class InvalidClient extends Schema.TaggedError<InvalidClient>("@mobilepay
  * @since 0.1.0
  * @category errors
  */
-export class UnauthorizedClient extends Schema.TaggedError<UnauthorizedClient>(
-  "@mobilepay-auth/UnauthorizedClient"
-)("UnauthorizedClient", { status: Schema.Number, description: Description, traceId: TraceId }) {
-  constructor(
-    props: {
-      readonly status: number
-      readonly description?: string | undefined
-      readonly traceId?: string | undefined
-    },
-    options?: Schema.MakeOptions
-  ) {
-    super(safe(props), options)
-  }
+export class UnauthorizedClient extends AuthErrorClass<UnauthorizedClient>()("UnauthorizedClient", {
+  status: Schema.Number,
+  description: Description,
+  traceId: TraceId
+}) {
   override get message() {
     return `unauthorized_client (HTTP ${this.status})${suffix(this.description)}${traced(this.traceId)}`
   }
@@ -70,20 +102,11 @@ export class UnauthorizedClient extends Schema.TaggedError<UnauthorizedClient>(
  * @since 0.1.0
  * @category errors
  */
-export class InvalidGrant extends Schema.TaggedError<InvalidGrant>("@mobilepay-auth/InvalidGrant")(
-  "InvalidGrant",
-  { status: Schema.Number, description: Description, traceId: TraceId }
-) {
-  constructor(
-    props: {
-      readonly status: number
-      readonly description?: string | undefined
-      readonly traceId?: string | undefined
-    },
-    options?: Schema.MakeOptions
-  ) {
-    super(safe(props), options)
-  }
+export class InvalidGrant extends AuthErrorClass<InvalidGrant>()("InvalidGrant", {
+  status: Schema.Number,
+  description: Description,
+  traceId: TraceId
+}) {
   override get message() {
     return `invalid_grant (HTTP ${this.status})${suffix(this.description)}${traced(this.traceId)}`
   }
@@ -95,20 +118,11 @@ export class InvalidGrant extends Schema.TaggedError<InvalidGrant>("@mobilepay-a
  * @since 0.1.0
  * @category errors
  */
-export class InvalidScope extends Schema.TaggedError<InvalidScope>("@mobilepay-auth/InvalidScope")(
-  "InvalidScope",
-  { description: Description, scope: Schema.optional(Schema.String), traceId: TraceId }
-) {
-  constructor(
-    props: {
-      readonly description?: string | undefined
-      readonly scope?: string | undefined
-      readonly traceId?: string | undefined
-    } = {},
-    options?: Schema.MakeOptions
-  ) {
-    super(safe(props), options)
-  }
+export class InvalidScope extends AuthErrorClass<InvalidScope>()("InvalidScope", {
+  description: Description,
+  scope: Schema.optional(Schema.String),
+  traceId: TraceId
+}) {
   override get message() {
     return `invalid_scope${this.scope ? ` (${this.scope})` : ""}${suffix(this.description)}${traced(this.traceId)}`
   }
@@ -120,26 +134,12 @@ export class InvalidScope extends Schema.TaggedError<InvalidScope>("@mobilepay-a
  * @since 0.1.0
  * @category errors
  */
-export class InvalidRequest extends Schema.TaggedError<InvalidRequest>("@mobilepay-auth/InvalidRequest")(
-  "InvalidRequest",
-  {
-    status: Schema.optional(Schema.Number),
-    code: Schema.String,
-    description: Description,
-    traceId: TraceId
-  }
-) {
-  constructor(
-    props: {
-      readonly status?: number | undefined
-      readonly code: string
-      readonly description?: string | undefined
-      readonly traceId?: string | undefined
-    },
-    options?: Schema.MakeOptions
-  ) {
-    super(safe(props), options)
-  }
+export class InvalidRequest extends AuthErrorClass<InvalidRequest>()("InvalidRequest", {
+  status: Schema.optional(Schema.Number),
+  code: Schema.String,
+  description: Description,
+  traceId: TraceId
+}) {
   override get message() {
     return `${this.code}${this.status === undefined ? "" : ` (HTTP ${this.status})`}${suffix(this.description)}${traced(this.traceId)}`
   }
@@ -152,13 +152,10 @@ export class InvalidRequest extends Schema.TaggedError<InvalidRequest>("@mobilep
  * @since 0.1.0
  * @category errors
  */
-export class ConsentRequired extends Schema.TaggedError<ConsentRequired>("@mobilepay-auth/ConsentRequired")(
-  "ConsentRequired",
-  {
-    merchant: Schema.optional(Schema.String),
-    reason: Schema.Literal("revoked", "missing")
-  }
-) {
+export class ConsentRequired extends AuthErrorClass<ConsentRequired>()("ConsentRequired", {
+  merchant: Schema.optional(Schema.String),
+  reason: Schema.Literal("revoked", "missing")
+}) {
   override get message() {
     const who = this.merchant ? ` for merchant ${this.merchant}` : ""
     return this.reason === "missing"
@@ -174,20 +171,11 @@ export class ConsentRequired extends Schema.TaggedError<ConsentRequired>("@mobil
  * @since 0.1.0
  * @category errors
  */
-export class Unauthorized extends Schema.TaggedError<Unauthorized>("@mobilepay-auth/Unauthorized")(
-  "Unauthorized",
-  { method: Schema.optional(Schema.String), path: Schema.optional(Schema.String), traceId: TraceId }
-) {
-  constructor(
-    props: {
-      readonly method?: string | undefined
-      readonly path?: string | undefined
-      readonly traceId?: string | undefined
-    } = {},
-    options?: Schema.MakeOptions
-  ) {
-    super(safe(props), options)
-  }
+export class Unauthorized extends AuthErrorClass<Unauthorized>()("Unauthorized", {
+  method: Schema.optional(Schema.String),
+  path: Schema.optional(Schema.String),
+  traceId: TraceId
+}) {
   override get message() {
     const where = this.method && this.path ? ` on ${this.method} ${this.path}` : ""
     return `unauthorized${where}, even with a fresh token: check consent, scopes and gateway keys${traced(this.traceId)}`
@@ -195,36 +183,32 @@ export class Unauthorized extends Schema.TaggedError<Unauthorized>("@mobilepay-a
 }
 
 /**
- * The server asked us to slow down (HTTP 429, or a refresh that is cooling down after
- * failures). `retryAfterMillis` says when to try again, if known.
+ * The server asked us to slow down (HTTP 429), or a refresh is cooling down after a
+ * failure. `retryAfterMillis` says when to try again, if known.
  *
  * @since 0.1.0
  * @category errors
  */
-export class RateLimited extends Schema.TaggedError<RateLimited>("@mobilepay-auth/RateLimited")(
-  "RateLimited",
-  {
-    retryAfterMillis: Schema.optional(Schema.Number),
-    endpoint: Schema.optional(Schema.String),
-    traceId: TraceId
-  }
-) {
-  constructor(
-    props: {
-      readonly retryAfterMillis?: number | undefined
-      readonly endpoint?: string | undefined
-      readonly traceId?: string | undefined
-    } = {},
-    options?: Schema.MakeOptions
-  ) {
-    super(safe(props), options)
-  }
+export class RateLimited extends AuthErrorClass<RateLimited>()("RateLimited", {
+  /**
+   * Absent: the server answered 429. `cooling-down`: our own pause after a failed refresh, so a
+   * failing endpoint is not hammered; `retryAfterMillis` is then counted from now.
+   */
+  reason: Schema.optional(Schema.Literal("cooling-down")),
+  retryAfterMillis: Schema.optional(Schema.Number),
+  endpoint: Schema.optional(Schema.String),
+  traceId: TraceId
+}) {
   override get message() {
     const after =
       this.retryAfterMillis === undefined
         ? ""
         : `, retry after ${Duration.format(Duration.millis(this.retryAfterMillis))}`
-    return `rate limited${this.endpoint ? ` by ${this.endpoint}` : ""}${after}${traced(this.traceId)}`
+    const what =
+      this.reason === "cooling-down"
+        ? "cooling down after a failed token request"
+        : `rate limited${this.endpoint ? ` by ${this.endpoint}` : ""}`
+    return `${what}${after}${traced(this.traceId)}`
   }
 }
 
@@ -236,8 +220,8 @@ export class RateLimited extends Schema.TaggedError<RateLimited>("@mobilepay-aut
  * @since 0.1.0
  * @category errors
  */
-export class Transport extends Schema.TaggedError<Transport>("@mobilepay-auth/Transport")("Transport", {
-  reason: Schema.Literal("connection", "timeout", "server-error", "cooling-down", "tls"),
+export class Transport extends AuthErrorClass<Transport>()("Transport", {
+  reason: Schema.Literal("connection", "timeout", "server-error", "tls"),
   status: Schema.optional(Schema.Number),
   endpoint: Schema.optional(Schema.String),
   retryAfterMillis: Schema.optional(Schema.Number),
@@ -250,25 +234,59 @@ export class Transport extends Schema.TaggedError<Transport>("@mobilepay-auth/Tr
 }
 
 /**
+ * What was wrong with a non-conforming answer.
+ *
+ * - `not-json`, `malformed-json`: the body is not JSON, or is broken JSON.
+ * - `token-response`: a token response missing or mistyping a field.
+ * - `error-response-not-oauth`: an error status whose body is not an OAuth error.
+ * - `unexpected-status`: a status the protocol step does not allow.
+ * - `invalid-response`: any other answer oauth4webapi refuses.
+ * - `issuer-mismatch`: discovery names another issuer than the configured one.
+ * - `server-metadata`: discovery lacks an endpoint or names one that is not a URL.
+ * - `merchant-identity`: the grant names no usable merchant.
+ * - `response-too-large`: the body exceeds the bound, and was not read further.
+ * - `unsupported`: the provider uses an algorithm or feature we do not support.
+ * - `unexpected-failure`: our own error, of a kind this step cannot produce, came back.
+ * - `no-refresh-token`: `offline_access` was requested, and no refresh token came back (a
+ *   provider that follows OpenID Connect Core section 11 drops it without `prompt=consent`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ProtocolViolationReason = Schema.Literal(
+  "not-json",
+  "malformed-json",
+  "token-response",
+  "error-response-not-oauth",
+  "unexpected-status",
+  "invalid-response",
+  "issuer-mismatch",
+  "server-metadata",
+  "merchant-identity",
+  "response-too-large",
+  "unsupported",
+  "unexpected-failure",
+  "no-refresh-token"
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ProtocolViolationReason = typeof ProtocolViolationReason.Type
+
+/**
  * The server's answer does not conform to the protocol (malformed JSON, HTML instead of JSON,
  * missing fields, wrong token type).
  *
  * @since 0.1.0
  * @category errors
  */
-export class ProtocolViolation extends Schema.TaggedError<ProtocolViolation>(
-  "@mobilepay-auth/ProtocolViolation"
-)("ProtocolViolation", { reason: Schema.String, description: Description, traceId: TraceId }) {
-  constructor(
-    props: {
-      readonly reason: string
-      readonly description?: string | undefined
-      readonly traceId?: string | undefined
-    },
-    options?: Schema.MakeOptions
-  ) {
-    super(safe(props), options)
-  }
+export class ProtocolViolation extends AuthErrorClass<ProtocolViolation>()("ProtocolViolation", {
+  reason: ProtocolViolationReason,
+  description: Description,
+  traceId: TraceId
+}) {
   override get message() {
     return `protocol violation: ${this.reason}${suffix(this.description)}${traced(this.traceId)}`
   }
@@ -304,16 +322,10 @@ export type IdTokenCheck = typeof IdTokenCheck.Type
  * @since 0.1.0
  * @category errors
  */
-export class IdTokenRejected extends Schema.TaggedError<IdTokenRejected>("@mobilepay-auth/IdTokenRejected")(
-  "IdTokenRejected",
-  { check: IdTokenCheck, description: Description }
-) {
-  constructor(
-    props: { readonly check: IdTokenCheck; readonly description?: string | undefined },
-    options?: Schema.MakeOptions
-  ) {
-    super(safe(props), options)
-  }
+export class IdTokenRejected extends AuthErrorClass<IdTokenRejected>()("IdTokenRejected", {
+  check: IdTokenCheck,
+  description: Description
+}) {
   override get message() {
     return `ID token rejected: ${this.check} check failed${suffix(this.description)}`
   }
@@ -325,16 +337,13 @@ export class IdTokenRejected extends Schema.TaggedError<IdTokenRejected>("@mobil
  * @since 0.1.0
  * @category errors
  */
-export class StateMismatch extends Schema.TaggedError<StateMismatch>("@mobilepay-auth/StateMismatch")(
-  "StateMismatch",
-  {
-    /**
-     * `binding`: the callback did not come from the user agent that began the authorization (its
-     * binding cookie is missing or different), as in a login CSRF.
-     */
-    reason: Schema.Literal("unknown", "expired", "replayed", "missing", "binding")
-  }
-) {
+export class StateMismatch extends AuthErrorClass<StateMismatch>()("StateMismatch", {
+  /**
+   * `binding`: the callback did not come from the user agent that began the authorization (its
+   * binding cookie is missing or different), as in a login CSRF.
+   */
+  reason: Schema.Literal("unknown", "expired", "replayed", "missing", "binding")
+}) {
   override get message() {
     return this.reason === "binding"
       ? "state mismatch: the callback did not come from the browser that began the consent; start again"
@@ -356,9 +365,7 @@ export const InsecureEndpointReason = Schema.Literal("insecure", "redirect", "fo
  * @since 0.1.0
  * @category errors
  */
-export class InsecureEndpoint extends Schema.TaggedError<InsecureEndpoint>(
-  "@mobilepay-auth/InsecureEndpoint"
-)("InsecureEndpoint", {
+export class InsecureEndpoint extends AuthErrorClass<InsecureEndpoint>()("InsecureEndpoint", {
   url: Schema.String,
   /**
    * Absent or `insecure`: not `https:`. `redirect`: the endpoint answered with a redirect, which is
@@ -395,7 +402,7 @@ export const InvalidVatReason = Schema.Literal("empty", "country", "format", "ch
  * @since 0.1.0
  * @category errors
  */
-export class InvalidVat extends Schema.TaggedError<InvalidVat>("@mobilepay-auth/InvalidVat")("InvalidVat", {
+export class InvalidVat extends AuthErrorClass<InvalidVat>()("InvalidVat", {
   input: Schema.String,
   reason: InvalidVatReason
 }) {
@@ -416,25 +423,12 @@ export class InvalidVat extends Schema.TaggedError<InvalidVat>("@mobilepay-auth/
  * @since 0.1.0
  * @category errors
  */
-export class StoreFailure extends Schema.TaggedError<StoreFailure>("@mobilepay-auth/StoreFailure")(
-  "StoreFailure",
-  {
-    operation: Schema.String,
-    /** `incompatible`: the database was migrated by a newer version of this toolkit. */
-    reason: Schema.Literal("unavailable", "conflict", "corrupt", "decrypt", "lease", "incompatible", "other"),
-    description: Description
-  }
-) {
-  constructor(
-    props: {
-      readonly operation: string
-      readonly reason: "unavailable" | "conflict" | "corrupt" | "decrypt" | "lease" | "incompatible" | "other"
-      readonly description?: string | undefined
-    },
-    options?: Schema.MakeOptions
-  ) {
-    super(safe(props), options)
-  }
+export class StoreFailure extends AuthErrorClass<StoreFailure>()("StoreFailure", {
+  operation: Schema.String,
+  /** `incompatible`: the database was migrated by a newer version of this toolkit. */
+  reason: Schema.Literal("unavailable", "conflict", "corrupt", "decrypt", "lease", "incompatible", "other"),
+  description: Description
+}) {
   override get message() {
     return `token store ${this.operation} failed: ${this.reason}${suffix(this.description)}`
   }
@@ -449,9 +443,7 @@ export class StoreFailure extends Schema.TaggedError<StoreFailure>("@mobilepay-a
  * @since 0.1.0
  * @category errors
  */
-export class InvalidConfiguration extends Schema.TaggedError<InvalidConfiguration>(
-  "@mobilepay-auth/InvalidConfiguration"
-)("InvalidConfiguration", {
+export class InvalidConfiguration extends AuthErrorClass<InvalidConfiguration>()("InvalidConfiguration", {
   setting: Schema.String,
   description: Schema.String,
   hint: Schema.optional(Schema.String)
@@ -484,6 +476,16 @@ export type AuthError =
   | InvalidVat
   | StoreFailure
   | InvalidConfiguration
+
+/**
+ * True for any error of this module, whatever its tag (as `@effect/platform`'s
+ * `isHttpClientError`): errors that come back through a `Promise` or a `fetch` bridge are
+ * recognised without a hand-kept list of tags.
+ *
+ * @since 0.1.0
+ * @category refinements
+ */
+export const isAuthError = (u: unknown): u is AuthError => Predicate.hasProperty(u, TypeId)
 
 /**
  * The errors an OAuth token endpoint can answer with, as {@link fromOAuthErrorResponse} maps them.
@@ -566,10 +568,7 @@ export const isTransient = (error: unknown): error is Transport | RateLimited =>
 // secrets we know (a client secret a server echoes back, whatever its length) are removed by value.
 const clean = (text: string | undefined, knownSecrets: ReadonlyArray<string>): string | undefined => {
   if (text === undefined) return undefined
-  // eslint-disable-next-line no-control-regex
-  const printable = scrubSecrets(text, knownSecrets)
-    .replace(/[\u0000-\u001f\u007f]/g, " ")
-    .trim()
+  const printable = scrubSecrets(text, knownSecrets).replace(controlCharacters, " ").trim()
   const redacted = printable.replace(/[A-Za-z0-9_\-.~+/=]{40,}/g, "<redacted>")
   return redacted.length > 200 ? `${redacted.slice(0, 200)}...` : redacted || undefined
 }
@@ -615,14 +614,16 @@ const redactSecrets = (text: string): string =>
 // A trace id is an opaque id (a GUID, hex): anything else from a server is dropped, not shown.
 const traceIdPattern = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/
 
-const safe = <P extends { readonly description?: string | undefined; readonly traceId?: string | undefined }>(
-  props: P
-): P => {
-  const described =
-    props.description === undefined ? props : { ...props, description: redactSecrets(props.description) }
-  if (described.traceId === undefined || traceIdPattern.test(described.traceId)) return described
-  const { traceId: _dropped, ...rest } = described
-  return rest as P
+const safe = <P>(props: P): P => {
+  if (!Predicate.isRecord(props)) return props
+  const out: Record<string, unknown> = { ...props }
+  if (typeof out["description"] === "string") out["description"] = redactSecrets(out["description"])
+  const traceId = out["traceId"]
+  if (traceId !== undefined && !(typeof traceId === "string" && traceIdPattern.test(traceId))) {
+    delete out["traceId"]
+  }
+  // The same fields, sanitised.
+  return out as P
 }
 
 const suffix = (description: string | undefined) => (description ? `: ${description}` : "")

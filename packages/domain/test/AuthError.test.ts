@@ -211,3 +211,52 @@ describe("AuthError", () => {
     })
   })
 })
+
+describe("AuthError.isAuthError", () => {
+  const every: ReadonlyArray<AuthError.AuthError> = [
+    new AuthError.InvalidClient({ status: 401 }),
+    new AuthError.UnauthorizedClient({ status: 400 }),
+    new AuthError.InvalidGrant({ status: 400 }),
+    new AuthError.InvalidScope(),
+    new AuthError.InvalidRequest({ code: "invalid_request" }),
+    new AuthError.ConsentRequired({ reason: "missing" }),
+    new AuthError.Unauthorized(),
+    new AuthError.RateLimited({ reason: "cooling-down", retryAfterMillis: 1000 }),
+    new AuthError.Transport({ reason: "timeout" }),
+    new AuthError.ProtocolViolation({ reason: "not-json" }),
+    new AuthError.IdTokenRejected({ check: "nonce" }),
+    new AuthError.StateMismatch({ reason: "replayed" }),
+    new AuthError.InsecureEndpoint({ url: "http://x.test/" }),
+    new AuthError.InvalidVat({ input: "x", reason: "format" }),
+    new AuthError.StoreFailure({ operation: "get", reason: "other" }),
+    new AuthError.InvalidConfiguration({ setting: "s", description: "d" })
+  ]
+
+  it("recognises every error class by its type id, and no look-alike with the same tag", () => {
+    for (const error of every) expect(AuthError.isAuthError(error), error._tag).toBe(true)
+    expect(new Set(every.map((e) => e._tag)).size).toBe(every.length)
+    for (const error of every) expect(AuthError.isAuthError({ ...error, _tag: error._tag })).toBe(false)
+    expect(AuthError.isAuthError(new Error("Transport"))).toBe(false)
+    expect(AuthError.isAuthError(undefined)).toBe(false)
+  })
+
+  it("every class sanitises what it is given (token-like runs redacted, a bad trace id dropped)", () => {
+    const token = "eyJ" + "A".repeat(60)
+    for (const error of [
+      new AuthError.InvalidGrant({ status: 400, description: token, traceId: "not an id!" }),
+      new AuthError.ProtocolViolation({ reason: "token-response", description: token }),
+      new AuthError.InvalidConfiguration({ setting: "s", description: token })
+    ]) {
+      expect(JSON.stringify(error)).not.toContain(token)
+      expect(error.message).not.toContain(token)
+      expect("traceId" in error).toBe(false)
+    }
+  })
+
+  it("a cool-down is RateLimited with the time left, worded as a cool-down", () => {
+    const error = new AuthError.RateLimited({ reason: "cooling-down", retryAfterMillis: 30_000 })
+    expect(AuthError.isTransient(error)).toBe(true)
+    expect(error.message).toContain("cooling down")
+    expect(error.message).toContain("30s")
+  })
+})

@@ -17,6 +17,7 @@ import {
 } from "@effect/platform"
 import { AuthError, Environment } from "@mobilepay-auth/domain"
 import { Clock, Context, Duration, Effect, Layer, Option, Random, Runtime, Stream } from "effect"
+import * as Endpoint from "./internal/endpoint.js"
 
 /**
  * @since 0.1.0
@@ -70,8 +71,12 @@ export declare namespace AuthHttp {
    */
   export interface Service {
     readonly client: HttpClient.HttpClient.With<Error>
-    /** A WHATWG `fetch` over `client`, for oauth4webapi's `customFetch`. */
-    readonly fetch: FetchLike
+    /**
+     * A WHATWG `fetch` over `client` (for oauth4webapi's `customFetch`) that runs each request
+     * on the calling fiber's runtime: its span is the caller's child, and the caller's tracer,
+     * annotations and services apply. Get one per call; do not keep it.
+     */
+    readonly fetch: Effect.Effect<FetchLike>
     readonly allowInsecureLoopback: boolean
   }
 }
@@ -82,13 +87,8 @@ export declare namespace AuthHttp {
  * @since 0.1.0
  * @category utils
  */
-export const parseRetryAfter = (value: string | undefined, now: number): Option.Option<number> => {
-  if (value === undefined) return Option.none()
-  const trimmed = value.trim()
-  if (/^\d+$/.test(trimmed)) return Option.some(Number(trimmed) * 1000)
-  const date = Date.parse(trimmed)
-  return Number.isNaN(date) ? Option.none() : Option.some(Math.max(0, date - now))
-}
+export const parseRetryAfter: (value: string | null | undefined, now: number) => Option.Option<number> =
+  Endpoint.parseRetryAfter
 
 /** Request headers that carry secrets besides `authorization`: never recorded on spans. */
 const secretHeaders = ["x-ibm-client-secret", "client_secret", "ocp-apim-subscription-key"]
@@ -137,15 +137,6 @@ const manualRedirects = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect
     return Effect.provideService(effect, FetchHttpClient.Fetch, manual)
   })
 
-const endpointOf = (url: string) => {
-  try {
-    const u = new URL(url)
-    return `${u.origin}${u.pathname}`
-  } catch {
-    return "invalid-url"
-  }
-}
-
 /**
  * Hardens any `HttpClient`: endpoint check, timeout, bounded retries of transient failures.
  * The same request object is re-sent on retry, so its headers (an idempotency key) stay.
@@ -187,11 +178,13 @@ export const harden = (
         const refused = refusal(env, url)
         return refused === undefined
           ? Effect.succeed(request)
-          : Effect.fail(new AuthError.InsecureEndpoint({ url: endpointOf(request.url), reason: refused }))
+          : Effect.fail(
+              new AuthError.InsecureEndpoint({ url: Endpoint.endpointOf(request.url), reason: refused })
+            )
       })
     ),
     HttpClient.transform((effect, request) => {
-      const endpoint = endpointOf(request.url)
+      const endpoint = Endpoint.endpointOf(request.url)
       const attempt = (n: number): Effect.Effect<HttpClientResponse.HttpClientResponse, Error> =>
         manualRedirects(effect).pipe(
           Effect.timeoutFail({
@@ -238,7 +231,9 @@ export const harden = (
     HttpClient.transformResponse((effect) =>
       Effect.catchTags(effect, {
         RequestError: (e) =>
-          Effect.fail(new AuthError.Transport({ reason: "connection", endpoint: endpointOf(e.request.url) })),
+          Effect.fail(
+            new AuthError.Transport({ reason: "connection", endpoint: Endpoint.endpointOf(e.request.url) })
+          ),
         ResponseError: (e) => Effect.succeed(e.response)
       })
     ),
@@ -366,7 +361,7 @@ export const toFetch = (
         // `Request` refuses a URL with credentials; any other refusal is a URL we would not send to.
         catch: () =>
           new AuthError.InsecureEndpoint({
-            url: endpointOf(
+            url: Endpoint.endpointOf(
               typeof input === "string" ? input : input instanceof URL ? input.href : input.url
             ),
             reason: hasCredentials(input) ? "credentials" : "insecure"
@@ -390,10 +385,9 @@ export const toFetch = (
 export const make = (options: Options = {}): Effect.Effect<AuthHttp.Service, never, HttpClient.HttpClient> =>
   Effect.gen(function* () {
     const client = harden(yield* HttpClient.HttpClient, options)
-    const runtime = yield* Effect.runtime<never>()
     return AuthHttp.of({
       client,
-      fetch: toFetch(client, runtime),
+      fetch: Effect.map(Effect.runtime<never>(), (runtime) => toFetch(client, runtime)),
       allowInsecureLoopback: options.allowInsecureLoopback ?? false
     })
   })

@@ -2,24 +2,41 @@
  * The merchant-consent provider's OpenID configuration, read at run time (MobilePay says its
  * endpoints are "prone to change") and validated against the issuer the configuration names,
  * not against the discovery URL: MobilePay serves discovery from one host and signs tokens as
- * another. Cached for a TTL on the Effect `Clock`; a failed fetch is never cached.
+ * another. Cached for a TTL on the Effect `Clock` (an Effect `Cache`: concurrent callers share
+ * one fetch, a failed fetch is never cached).
+ *
+ * `MerchantConsent` takes this service from context: provide another layer (a fixed document in
+ * tests, a different TTL) and every consent call uses it.
  *
  * @since 0.1.0
  */
 import { AuthError, Environment } from "@mobilepay-auth/domain"
-import { Clock, Context, Duration, Effect, Layer, Option, Ref } from "effect"
+import { Cache, Context, Duration, Effect, Layer } from "effect"
 import * as oauth from "oauth4webapi"
-import { AuthHttp } from "./AuthHttp.js"
+import { AuthHttp, type FetchLike } from "./AuthHttp.js"
 import * as OAuth from "./internal/oauth.js"
 import { MobilePayConfig } from "./MobilePayConfig.js"
 
 /**
- * The provider's metadata, as oauth4webapi consumes it.
+ * The provider's metadata: the fields of its OpenID configuration that the toolkit reads.
  *
  * @since 0.1.0
  * @category models
  */
-export type Metadata = oauth.AuthorizationServer
+export interface Metadata {
+  readonly issuer: string
+  readonly authorization_endpoint: string
+  readonly token_endpoint: string
+  readonly jwks_uri: string
+  readonly revocation_endpoint?: string | undefined
+  /** How the client may authenticate at the token endpoint (`client_secret_basic`, ...). */
+  readonly token_endpoint_auth_methods_supported?: ReadonlyArray<string> | undefined
+  readonly id_token_signing_alg_values_supported?: ReadonlyArray<string> | undefined
+  readonly response_modes_supported?: ReadonlyArray<string> | undefined
+  readonly scopes_supported?: ReadonlyArray<string> | undefined
+  readonly code_challenge_methods_supported?: ReadonlyArray<string> | undefined
+  readonly authorization_response_iss_parameter_supported?: boolean | undefined
+}
 
 /**
  * What fetching discovery can fail with. A document naming another issuer than the configured
@@ -61,60 +78,13 @@ export declare namespace Discovery {
     readonly metadata: Effect.Effect<Metadata, Error>
     /** Drops the cached document: the next `metadata` fetches again. */
     readonly invalidate: Effect.Effect<void>
-    /**
-     * Options for every oauth4webapi call against this provider: the `fetch` bridge (so the
-     * bytes go through `AuthHttp`), the insecure-loopback opt-in, and the JWKS cache.
-     */
-    readonly requestOptions: RequestOptions
   }
 }
 
-/**
- * Options passed to oauth4webapi calls.
- *
- * @since 0.1.0
- * @category models
- */
-export interface RequestOptions {
-  readonly [oauth.customFetch]: CustomFetch
-  readonly [oauth.allowInsecureRequests]: boolean
-  readonly [oauth.jwksCache]: oauth.JWKSCacheInput
-}
-
-/**
- * oauth4webapi's `customFetch` signature, for every method and body it sends.
- *
- * @since 0.1.0
- * @category models
- */
-export type CustomFetch = (
-  url: string,
-  options: oauth.CustomFetchOptions<string, URLSearchParams | string | undefined>
-) => Promise<Response>
-
-/**
- * Adapts the `AuthHttp` fetch bridge to oauth4webapi's `customFetch`.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const customFetchOf =
-  (fetch: AuthHttp.Service["fetch"]): CustomFetch =>
-  (url, options) =>
-    fetch(url, {
-      method: options.method,
-      headers: options.headers,
-      redirect: options.redirect,
-      body: options.body ?? null,
-      ...(options.signal === undefined ? {} : { signal: options.signal })
-    })
-
 const wellKnown = "/.well-known/openid-configuration"
 
-interface Cached {
-  readonly metadata: Metadata
-  readonly fetchedAt: number
-}
+const strings = (value: unknown): ReadonlyArray<string> | undefined =>
+  Array.isArray(value) && value.every((v) => typeof v === "string") ? value : undefined
 
 /**
  * Fetches and validates the discovery document at `discoveryUrl`, expecting `issuer`.
@@ -124,7 +94,7 @@ interface Cached {
  */
 export const fetchMetadata = (
   environment: Pick<Environment.Environment, "discoveryUrl" | "issuer" | "allowInsecureLoopback">,
-  options: Pick<RequestOptions, typeof oauth.customFetch | typeof oauth.allowInsecureRequests>
+  fetch: Effect.Effect<FetchLike>
 ): Effect.Effect<Metadata, Error> =>
   Effect.gen(function* () {
     const endpoint = OAuth.endpointOf(environment.discoveryUrl)
@@ -138,8 +108,10 @@ export const fetchMetadata = (
     if (!Environment.allowsEndpoint(environment, discoveryUrl)) {
       return yield* Effect.fail(new AuthError.InsecureEndpoint({ url: endpoint }))
     }
-    const response = yield* OAuth.attempt(
-      () => {
+    const via = OAuth.bridge(fetch, environment.allowInsecureLoopback)
+    const response = yield* OAuth.call(
+      via,
+      (options) => {
         // oauth4webapi appends the well-known path to what it is given; MobilePay's documented
         // URLs already carry it, so strip it. Any other URL is fetched as it is, still via the bridge.
         if (discoveryUrl.pathname.endsWith(wellKnown) && discoveryUrl.search === "") {
@@ -151,14 +123,15 @@ export const fetchMetadata = (
           method: "GET",
           headers: { accept: "application/json" },
           redirect: "manual",
-          body: undefined
+          body: undefined,
+          signal: options.signal
         })
       },
-      (e) => OAuth.toEndpointError(e, endpoint)
+      OAuth.endpointError(endpoint)
     )
     const metadata = yield* OAuth.attempt(
       () => oauth.processDiscoveryResponse(issuer, response),
-      (e) => OAuth.toEndpointError(e, endpoint)
+      OAuth.endpointError(endpoint)
     )
     // Every endpoint the document names must be one this environment may talk to.
     for (const name of [
@@ -178,14 +151,35 @@ export const fetchMetadata = (
         return yield* Effect.fail(new AuthError.InsecureEndpoint({ url: OAuth.endpointOf(value) }))
       }
     }
-    for (const name of ["authorization_endpoint", "token_endpoint", "jwks_uri"] as const) {
-      if (metadata[name] === undefined) {
-        return yield* Effect.fail(
-          new AuthError.ProtocolViolation({ reason: "server-metadata", description: name })
-        )
-      }
+    const authorization_endpoint = metadata.authorization_endpoint
+    const token_endpoint = metadata.token_endpoint
+    const jwks_uri = metadata.jwks_uri
+    if (authorization_endpoint === undefined || token_endpoint === undefined || jwks_uri === undefined) {
+      const missing =
+        authorization_endpoint === undefined
+          ? "authorization_endpoint"
+          : token_endpoint === undefined
+            ? "token_endpoint"
+            : "jwks_uri"
+      return yield* Effect.fail(
+        new AuthError.ProtocolViolation({ reason: "server-metadata", description: missing })
+      )
     }
-    return metadata
+    const out: Metadata = {
+      issuer: metadata.issuer,
+      authorization_endpoint,
+      token_endpoint,
+      jwks_uri,
+      revocation_endpoint: metadata.revocation_endpoint,
+      token_endpoint_auth_methods_supported: strings(metadata.token_endpoint_auth_methods_supported),
+      id_token_signing_alg_values_supported: strings(metadata.id_token_signing_alg_values_supported),
+      response_modes_supported: strings(metadata.response_modes_supported),
+      scopes_supported: strings(metadata.scopes_supported),
+      code_challenge_methods_supported: strings(metadata.code_challenge_methods_supported),
+      authorization_response_iss_parameter_supported:
+        metadata.authorization_response_iss_parameter_supported === true ? true : undefined
+    }
+    return out
   })
 
 /**
@@ -200,47 +194,20 @@ export const make = (
   Effect.gen(function* () {
     const config = yield* MobilePayConfig
     const http = yield* AuthHttp
-    const ttl = Duration.toMillis(options.ttl ?? "1 hour")
-    const allowInsecure = config.environment.allowInsecureLoopback && http.allowInsecureLoopback
-    const requestOptions: RequestOptions = {
-      [oauth.customFetch]: customFetchOf(http.fetch),
-      [oauth.allowInsecureRequests]: allowInsecure,
-      [oauth.jwksCache]: {}
+    const ttl = Duration.decode(options.ttl ?? "1 hour")
+    const environment = {
+      ...config.environment,
+      allowInsecureLoopback: config.environment.allowInsecureLoopback && http.allowInsecureLoopback
     }
-    const environment = { ...config.environment, allowInsecureLoopback: allowInsecure }
-    const cache = yield* Ref.make(Option.none<Cached>())
-    const lock = yield* Effect.makeSemaphore(1)
-
-    const fresh = (now: number) =>
-      Effect.map(
-        Ref.get(cache),
-        Option.filter((c) => now - c.fetchedAt < ttl)
-      )
-
-    const metadata: Effect.Effect<Metadata, Error> = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.flatMap(fresh(now), (hit) =>
-        Option.isSome(hit)
-          ? Effect.succeed(hit.value.metadata)
-          : lock.withPermits(1)(
-              Effect.gen(function* () {
-                // Someone may have fetched while we waited for the lock.
-                const again = yield* fresh(yield* Clock.currentTimeMillis)
-                if (Option.isSome(again)) return again.value.metadata
-                const fetched = yield* fetchMetadata(environment, requestOptions)
-                yield* Ref.set(
-                  cache,
-                  Option.some({ metadata: fetched, fetchedAt: yield* Clock.currentTimeMillis })
-                )
-                return fetched
-              })
-            )
-      )
-    )
-
+    const cache = yield* Cache.make({
+      capacity: 1,
+      timeToLive: ttl,
+      lookup: (_: "metadata") => fetchMetadata(environment, http.fetch)
+    })
     return Discovery.of({
-      metadata: Effect.withSpan(metadata, "mobilepay_auth.discovery"),
-      invalidate: Ref.set(cache, Option.none()),
-      requestOptions
+      // A failure is not kept: the next caller fetches again.
+      metadata: Effect.tapError(cache.get("metadata"), () => cache.invalidate("metadata")),
+      invalidate: cache.invalidate("metadata")
     })
   })
 
@@ -250,3 +217,31 @@ export const make = (
  */
 export const layer = (options: Options = {}): Layer.Layer<Discovery, never, MobilePayConfig | AuthHttp> =>
   Layer.effect(Discovery, make(options))
+
+/**
+ * A fixed document, for tests and for providers whose metadata is known in advance.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerStatic = (metadata: Metadata): Layer.Layer<Discovery> =>
+  Layer.succeed(Discovery, Discovery.of({ metadata: Effect.succeed(metadata), invalidate: Effect.void }))
+
+/**
+ * The document as oauth4webapi reads it.
+ *
+ * @internal
+ */
+export const authorizationServer = (m: Metadata): oauth.AuthorizationServer => ({
+  issuer: m.issuer,
+  authorization_endpoint: m.authorization_endpoint,
+  token_endpoint: m.token_endpoint,
+  jwks_uri: m.jwks_uri,
+  ...(m.revocation_endpoint === undefined ? {} : { revocation_endpoint: m.revocation_endpoint }),
+  ...(m.id_token_signing_alg_values_supported === undefined
+    ? {}
+    : { id_token_signing_alg_values_supported: [...m.id_token_signing_alg_values_supported] }),
+  ...(m.authorization_response_iss_parameter_supported === undefined
+    ? {}
+    : { authorization_response_iss_parameter_supported: m.authorization_response_iss_parameter_supported })
+})

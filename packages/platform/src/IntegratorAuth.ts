@@ -10,7 +10,6 @@ import { AuthError, Token, type Vat } from "@mobilepay-auth/domain"
 import { Clock, Context, Effect, Layer, Option, Redacted } from "effect"
 import * as oauth from "oauth4webapi"
 import { AuthHttp } from "./AuthHttp.js"
-import { customFetchOf } from "./Discovery.js"
 import * as OAuth from "./internal/oauth.js"
 import { MobilePayConfig } from "./MobilePayConfig.js"
 import { type ManagerError, TokenManager, type TokenSource } from "./TokenManager.js"
@@ -74,29 +73,30 @@ export const make: Effect.Effect<IntegratorAuth.Service, never, MobilePayConfig 
       Option.map((g): Record<string, string> => ({ "x-ibm-client-id": g.clientId })),
       Option.getOrElse(() => ({}))
     )
-    const requestOptions = {
-      [oauth.customFetch]: customFetchOf(http.fetch),
-      [oauth.allowInsecureRequests]: environment.allowInsecureLoopback && http.allowInsecureLoopback,
-      headers: gatewayHeader
-    }
+    const bridge = OAuth.bridge(
+      http.fetch,
+      environment.allowInsecureLoopback && http.allowInsecureLoopback,
+      gatewayHeader
+    )
 
     // One request to the token endpoint: oauth4webapi builds and checks it, AuthHttp carries it.
     const request = (vat: Option.Option<Vat.Vat>) =>
       Effect.gen(function* () {
-        const response = yield* OAuth.attempt(
-          () =>
+        const response = yield* OAuth.call(
+          bridge,
+          (options) =>
             oauth.clientCredentialsGrantRequest(
               as,
               client,
               oauth.ClientSecretBasic(Redacted.value(config.clientSecret)),
               Option.match(vat, { onNone: () => ({}), onSome: (v) => ({ merchant_vat: v }) }),
-              requestOptions
+              options
             ),
-          (e) => OAuth.toEndpointError(e, endpoint)
+          OAuth.endpointError(endpoint)
         )
         const result = yield* OAuth.attempt(
           () => oauth.processClientCredentialsResponse(as, client, response),
-          (e) => OAuth.toEndpointError(e, endpoint)
+          OAuth.endpointError(endpoint)
         )
         const tokens = yield* Token.decode(result, yield* Clock.currentTimeMillis)
         return { tokens, attributes: {} }

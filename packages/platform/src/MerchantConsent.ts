@@ -26,7 +26,7 @@ import * as Grant from "./Grant.js"
 import * as OAuth from "./internal/oauth.js"
 import * as Consent from "./internal/oauthConsent.js"
 import * as Exchange from "./internal/oauthMerchant.js"
-import { MobilePayConfig } from "./MobilePayConfig.js"
+import { type ClientAuthentication, MobilePayConfig } from "./MobilePayConfig.js"
 import { grantKey, TokenManager, type TokenSource } from "./TokenManager.js"
 import { TokenVault } from "./TokenVault.js"
 
@@ -194,10 +194,29 @@ export type AccessTokenError =
 export interface Options {
   /** Lifetime of a pending authorization. Default 10 minutes. */
   readonly pendingTtl?: number
-  /** How the client authenticates at the token endpoint. Default `client_secret_post`. */
-  readonly clientAuthentication?: "client_secret_post" | "client_secret_basic"
-  readonly discovery?: Discovery.Options
+  /**
+   * How the client authenticates at the token and revocation endpoints. Default `auto`: chosen
+   * from discovery's `token_endpoint_auth_methods_supported` (see {@link chooseClientAuthentication}).
+   */
+  readonly clientAuthentication?: ClientAuthentication
 }
+
+/**
+ * The client authentication `auto` picks from what the provider lists: `client_secret_basic`
+ * (the one RFC 6749 says servers must support) when listed or when nothing is listed (OpenID
+ * Connect Discovery's default), else `client_secret_post` when listed.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const chooseClientAuthentication = (
+  supported: ReadonlyArray<string> | undefined
+): "client_secret_basic" | "client_secret_post" =>
+  supported === undefined ||
+  supported.includes("client_secret_basic") ||
+  !supported.includes("client_secret_post")
+    ? "client_secret_basic"
+    : "client_secret_post"
 
 /**
  * @since 0.1.0
@@ -252,23 +271,33 @@ const GRACE = 60 * 60 * 1000
  */
 export const make = (
   options: Options = {}
-): Effect.Effect<
-  MerchantConsent.Service,
-  never,
-  MobilePayConfig | AuthHttp | TokenManager | TokenVault | SecureRandom.SecureRandom
-> =>
+): Effect.Effect<MerchantConsent.Service, never, MobilePayConfig | AuthHttp | TokenManager | TokenVault> =>
   Effect.gen(function* () {
     const config = yield* MobilePayConfig
+    const http = yield* AuthHttp
     const manager = yield* TokenManager
     const vault = yield* TokenVault
-    const random = yield* Effect.context<SecureRandom.SecureRandom>()
-    const discovery = yield* Discovery.make(options.discovery)
+    const random = Context.make(SecureRandom.SecureRandom, yield* SecureRandom.SecureRandom)
+    // The provider's discovery from context (`MobilePay.layer` provides it; a test may provide a
+    // fixed document); a hand-wired layer without one gets its own, with the default TTL.
+    const discovery = yield* Effect.flatMap(Effect.serviceOption(Discovery.Discovery), (provided) =>
+      Option.isSome(provided) ? Effect.succeed(provided.value) : Discovery.make()
+    )
     const pendingTtl = options.pendingTtl ?? TEN_MINUTES
-    const clientAuth = () =>
-      (options.clientAuthentication === "client_secret_basic"
-        ? oauth.ClientSecretBasic
-        : oauth.ClientSecretPost)(Redacted.value(config.clientSecret))
-    const requestOptions = discovery.requestOptions
+    const clientAuth = (metadata: Discovery.Metadata) => {
+      const configured = options.clientAuthentication ?? "auto"
+      const method =
+        configured === "auto"
+          ? chooseClientAuthentication(metadata.token_endpoint_auth_methods_supported)
+          : configured
+      return (method === "client_secret_basic" ? oauth.ClientSecretBasic : oauth.ClientSecretPost)(
+        Redacted.value(config.clientSecret)
+      )
+    }
+    const bridge = OAuth.bridge(
+      http.fetch,
+      config.environment.allowInsecureLoopback && http.allowInsecureLoopback
+    )
     const keyPrefix = `merchant:${config.clientId}:`
     const keyOf = (merchant: string) => `${keyPrefix}${merchant}`
     // Merchants whose grant was never there, so their ConsentRequired says "missing".
@@ -403,10 +432,10 @@ export const make = (
     const peer = Effect.all({ as: discovery.metadata, client, now: Clock.currentTimeMillis }).pipe(
       Effect.map(
         ({ as, client, now }): Exchange.Peer => ({
-          as,
+          as: Discovery.authorizationServer(as),
           client,
-          clientAuth: clientAuth(),
-          requestOptions,
+          clientAuth: clientAuth(as),
+          bridge,
           secrets: [Redacted.value(config.clientSecret)],
           now
         })
@@ -637,15 +666,12 @@ export const make = (
 
 /**
  * Merchant consent over the configured environment, the hardened HTTP client, the token
- * manager and the vault.
+ * manager and the vault. The provider's `Discovery` is taken from context when provided.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layer = (
   options: Options = {}
-): Layer.Layer<
-  MerchantConsent,
-  never,
-  MobilePayConfig | AuthHttp | TokenManager | TokenVault | SecureRandom.SecureRandom
-> => Layer.effect(MerchantConsent, make(options))
+): Layer.Layer<MerchantConsent, never, MobilePayConfig | AuthHttp | TokenManager | TokenVault> =>
+  Layer.effect(MerchantConsent, make(options))

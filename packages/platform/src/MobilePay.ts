@@ -17,6 +17,7 @@ import type { HttpClient } from "@effect/platform"
 import { AuthError } from "@mobilepay-auth/domain"
 import { type ConfigError, Effect, Layer, Option } from "effect"
 import * as AuthHttp from "./AuthHttp.js"
+import * as Discovery from "./Discovery.js"
 import * as IntegratorAuth from "./IntegratorAuth.js"
 import * as MerchantConsent from "./MerchantConsent.js"
 import * as MobilePayConfig from "./MobilePayConfig.js"
@@ -37,6 +38,8 @@ export interface Tuning {
   readonly tokenManager?: Omit<TokenManager.Options, "policy">
   readonly http?: Omit<AuthHttp.Options, "allowInsecureLoopback" | "timeout">
   readonly merchantConsent?: Omit<MerchantConsent.Options, "clientAuthentication">
+  /** How long the provider's discovery document is kept. */
+  readonly discovery?: Discovery.Options
 }
 
 /**
@@ -60,6 +63,7 @@ export type Services =
   | TokenManager.TokenManager
   | IntegratorAuth.IntegratorAuth
   | MerchantConsent.MerchantConsent
+  | Discovery.Discovery
 
 /**
  * What {@link layer} needs: where tokens are kept and how bytes travel.
@@ -120,6 +124,7 @@ export const layerFromConfig = (
           clientAuthentication: config.clientAuthentication
         })
       ).pipe(
+        Layer.provideMerge(Discovery.layer(tuning.discovery)),
         Layer.provideMerge(TokenManager.layer({ ...tuning.tokenManager, policy: config.policy })),
         Layer.provideMerge(TokenVault.layer),
         Layer.provide(cipherLayer(config, store)),

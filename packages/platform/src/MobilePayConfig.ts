@@ -69,7 +69,10 @@ export declare namespace MobilePayConfig {
      * without any, only an ephemeral (in-memory) store can be used.
      */
     readonly encryptionKeys: Option.Option<Arr.NonEmptyReadonlyArray<TokenCipher.KeyMaterial>>
-    /** How merchant consent authenticates at the token endpoint. Default `client_secret_post`. */
+    /**
+     * How merchant consent authenticates at the token endpoint. Default `auto`: from discovery's
+     * `token_endpoint_auth_methods_supported`, `client_secret_basic` preferred.
+     */
     readonly clientAuthentication: ClientAuthentication
   }
 }
@@ -80,7 +83,7 @@ export declare namespace MobilePayConfig {
  * @since 0.1.0
  * @category models
  */
-export type ClientAuthentication = "client_secret_post" | "client_secret_basic"
+export type ClientAuthentication = "auto" | "client_secret_post" | "client_secret_basic"
 
 /**
  * Options of {@link layer}.
@@ -191,7 +194,7 @@ export const make = (options: Options): MobilePayConfig.Service => ({
   policy: options.policy ?? TokenLifecycle.defaultPolicy,
   requestTimeout: Duration.decode(options.requestTimeout ?? "10 seconds"),
   encryptionKeys: Either.getOrElse(keysOf(options.encryptionKeys), () => Option.none()),
-  clientAuthentication: options.clientAuthentication ?? "client_secret_post"
+  clientAuthentication: options.clientAuthentication ?? "auto"
 })
 
 /**
@@ -331,9 +334,10 @@ export const config = (prefix = "MOBILEPAY"): Config.Config<MobilePayConfig.Serv
       requestTimeout: durationConfig("REQUEST_TIMEOUT", Duration.seconds(10)),
       encryptionKeys: Config.option(keysConfig),
       clientAuthentication: Config.literal(
+        "auto",
         "client_secret_post",
         "client_secret_basic"
-      )("CLIENT_AUTHENTICATION").pipe(Config.withDefault("client_secret_post" as const))
+      )("CLIENT_AUTHENTICATION").pipe(Config.withDefault("auto" as const))
     }),
     prefix
   ).pipe(

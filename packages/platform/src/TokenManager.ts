@@ -52,12 +52,13 @@ export interface TokenSource<E> {
 }
 
 /**
- * The failures the manager adds to a source's own.
+ * The failures the manager adds to a source's own: `RateLimited` with reason `cooling-down`
+ * while a key pauses after a failed refresh.
  *
  * @since 0.1.0
  * @category models
  */
-export type ManagerError = AuthError.ConsentRequired | AuthError.StoreFailure | AuthError.Transport
+export type ManagerError = AuthError.ConsentRequired | AuthError.StoreFailure | AuthError.RateLimited
 
 /**
  * @since 0.1.0
@@ -524,7 +525,7 @@ export const make = (
                 ? adoptStored(
                     source,
                     entry,
-                    Effect.fail(new AuthError.Transport({ reason: "cooling-down", endpoint: source.kind }))
+                    Effect.fail(new AuthError.RateLimited({ reason: "cooling-down" }))
                   )
                 : awaitAnswer<E>(cycle.answer)
             }
@@ -566,14 +567,10 @@ export const make = (
               return adoptStored(
                 source,
                 entry,
-                error === undefined
-                  ? Effect.fail(
-                      new AuthError.Transport({
-                        reason: "cooling-down",
-                        endpoint: source.kind,
-                        retryAfterMillis
-                      })
-                    )
+                // A transient failure is not replayed (its Retry-After is old news): the pause is
+                // reported with the time left from now. A lasting one (bad credentials) is the cause.
+                error === undefined || AuthError.isTransient(error)
+                  ? Effect.fail(new AuthError.RateLimited({ reason: "cooling-down", retryAfterMillis }))
                   : Effect.fail(error as E)
               )
             }

@@ -13,7 +13,6 @@ import { AuthError, Token } from "@mobilepay-auth/domain"
 import { Clock, Context, Effect, Either, Layer, Option, Redacted } from "effect"
 import * as oauth from "oauth4webapi"
 import { AuthHttp, parseRetryAfter } from "./AuthHttp.js"
-import { customFetchOf } from "./Discovery.js"
 import * as OAuth from "./internal/oauth.js"
 import * as Wire from "./internal/vipps.js"
 import { type ManagerError, TokenManager, type TokenSource } from "./TokenManager.js"
@@ -222,31 +221,32 @@ export const make: Effect.Effect<VippsAccessToken.Service, never, VippsConfig | 
     // Specialized: OAuth 2.0 client credentials, built and checked by oauth4webapi.
     const as: oauth.AuthorizationServer = { issuer: environment.baseUrl, token_endpoint: specializedUrl }
     const client: oauth.Client = { client_id: config.clientId }
-    const requestOptions = {
-      [oauth.customFetch]: customFetchOf(http.fetch),
-      [oauth.allowInsecureRequests]: environment.allowInsecureLoopback && http.allowInsecureLoopback,
-      headers: systemHeaders
-    }
-    const toError = (e: unknown): OAuth.ProtocolError =>
+    const bridge = OAuth.bridge(
+      http.fetch,
+      environment.allowInsecureLoopback && http.allowInsecureLoopback,
+      systemHeaders
+    )
+    const toError = (e: unknown, now: number): OAuth.ProtocolError =>
       e instanceof oauth.ResponseBodyError
         ? Wire.fromTokenErrorResponse(
             e.status,
             e.cause,
-            Option.getOrUndefined(parseRetryAfter(e.response.headers.get("retry-after") ?? undefined, 0)),
+            Option.getOrUndefined(parseRetryAfter(e.response.headers.get("retry-after"), now)),
             specializedUrl,
             knownSecrets()
           )
-        : OAuth.toEndpointError(e, OAuth.endpointOf(specializedUrl))
+        : OAuth.toEndpointError(e, OAuth.endpointOf(specializedUrl), [], now)
     const requestSpecialized = (scope: Option.Option<string>) =>
       Effect.gen(function* () {
-        const response = yield* OAuth.attempt(
-          () =>
+        const response = yield* OAuth.call(
+          bridge,
+          (options) =>
             oauth.clientCredentialsGrantRequest(
               as,
               client,
               oauth.ClientSecretBasic(Redacted.value(config.clientSecret)),
               Option.match(scope, { onNone: () => ({}), onSome: (s) => ({ scope: s }) }),
-              requestOptions
+              options
             ),
           toError
         )

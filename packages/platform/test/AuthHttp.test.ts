@@ -12,7 +12,9 @@ import {
 } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Clock, Effect, Fiber, Option, Random, Runtime, TestClock } from "effect"
+import * as oauth from "oauth4webapi"
 import * as AuthHttp from "../src/AuthHttp.js"
+import * as OAuth from "../src/internal/oauth.js"
 
 interface Seen {
   readonly at: number
@@ -344,6 +346,29 @@ describe("AuthHttp.toFetch", () => {
       expect(Runtime.isFiberFailure(rejection)).toBe(true)
       const cause = Runtime.isFiberFailure(rejection) ? rejection[Runtime.FiberFailureCauseId] : Cause.empty
       expect(Cause.squash(cause)).toMatchObject({ _tag: "InsecureEndpoint" })
+    })
+  )
+})
+
+describe("protocol errors: Retry-After", () => {
+  it.effect("a 429 from the token endpoint keeps a Retry-After given as an HTTP date", () =>
+    Effect.gen(function* () {
+      const now = Date.UTC(2026, 0, 1, 12, 0, 0)
+      const response = new Response("<html>slow down</html>", {
+        status: 429,
+        headers: { "content-type": "text/html", "retry-after": new Date(now + 120_000).toUTCString() }
+      })
+      const rejection = yield* Effect.flip(
+        Effect.tryPromise(() =>
+          oauth.processClientCredentialsResponse(
+            { issuer: "https://as.test", token_endpoint: "https://as.test/token" },
+            { client_id: "c" },
+            response
+          )
+        )
+      )
+      const mapped = OAuth.toEndpointError(rejection.error, "https://as.test/token", [], now)
+      expect(mapped).toMatchObject({ _tag: "RateLimited", retryAfterMillis: 120_000 })
     })
   )
 })

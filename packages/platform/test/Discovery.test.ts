@@ -4,7 +4,10 @@ import { Environment } from "@mobilepay-auth/domain"
 import { Effect, Layer, Redacted, TestClock } from "effect"
 import * as AuthHttp from "../src/AuthHttp.js"
 import * as Discovery from "../src/Discovery.js"
+import * as MerchantConsent from "../src/MerchantConsent.js"
 import * as MobilePayConfig from "../src/MobilePayConfig.js"
+import * as Fake from "./consent/fakeProvider.js"
+import { stack } from "./consent/stack.js"
 
 const issuer = "https://api.mobilepay.test/merchant"
 const host = "https://admin.mobilepay.test"
@@ -140,5 +143,56 @@ describe("Discovery", () => {
       const error = yield* Effect.flip(discovery.metadata)
       expect(error._tag).toBe("ProtocolViolation")
     }).pipe(Effect.provide(layerFor(provider)))
+  })
+})
+
+describe("Discovery in context", () => {
+  it.effect(
+    "merchant consent uses the Discovery in context: one fetch serves both, invalidate reaches begin",
+    () =>
+      Effect.gen(function* () {
+        const fake = yield* Fake.make({ clientId: "integrator-client" })
+        const seen: Array<string> = []
+        const counted = Layer.effect(
+          HttpClient.HttpClient,
+          Effect.map(HttpClient.HttpClient, (client) =>
+            HttpClient.tapRequest(client, (request) => Effect.sync(() => seen.push(request.url)))
+          )
+        ).pipe(Layer.provide(fake.layer))
+        const discoveries = () => seen.filter((url) => url === Fake.discoveryUrl).length
+        return yield* Effect.gen(function* () {
+          const discovery = yield* Discovery.Discovery
+          const consent = yield* MerchantConsent.MerchantConsent
+          yield* discovery.metadata
+          yield* consent.begin({ bindToUserAgent: false })
+          expect(discoveries()).toBe(1)
+          yield* discovery.invalidate
+          yield* consent.begin({ bindToUserAgent: false })
+          expect(discoveries()).toBe(2)
+        }).pipe(
+          Effect.provide(
+            stack(counted, {
+              environment: Environment.custom({
+                kind: "sandbox",
+                discoveryUrl: Fake.discoveryUrl,
+                issuer: Fake.issuer,
+                integratorTokenUrl: "https://api.mobilepay.test/integrator-authentication/connect/token",
+                apiBaseUrl: "https://api.mobilepay.test"
+              }),
+              clientId: "integrator-client",
+              redirectUri: "https://app.example.test/callback"
+            })
+          )
+        )
+      })
+  )
+
+  it("client authentication: Basic when listed or when nothing is listed, else post when listed", () => {
+    expect(MerchantConsent.chooseClientAuthentication(undefined)).toBe("client_secret_basic")
+    expect(MerchantConsent.chooseClientAuthentication(["client_secret_post", "client_secret_basic"])).toBe(
+      "client_secret_basic"
+    )
+    expect(MerchantConsent.chooseClientAuthentication(["client_secret_post"])).toBe("client_secret_post")
+    expect(MerchantConsent.chooseClientAuthentication(["private_key_jwt"])).toBe("client_secret_basic")
   })
 })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { AuthError, Vat } from "@mobilepay-auth/domain"
 import { Sandbox } from "@mobilepay-auth/sandbox"
-import { Effect, Option, Redacted } from "effect"
+import { Effect, Option, Redacted, Tracer } from "effect"
 import * as IntegratorAuth from "../src/IntegratorAuth.js"
 import { integratorStack } from "./utils/sandboxStack.js"
 
@@ -171,5 +171,52 @@ describe("IntegratorAuth transient faults", () => {
         expect(text).not.toContain("it-client-secret")
       }
     }).pipe(Effect.provide(integratorStack(fast)))
+  )
+})
+
+describe("IntegratorAuth tracing", () => {
+  // Records every span the caller's tracer starts: name, parent, attributes.
+  const recording = Effect.map(Effect.tracer, (native) => {
+    const spans: Array<Tracer.Span> = []
+    const tracer = Tracer.make({
+      span: (name, parent, context, links, startTime, kind, options) => {
+        const span = native.span(name, parent, context, links, startTime, kind, options)
+        spans.push(span)
+        return span
+      },
+      context: (f, fiber) => native.context(f, fiber)
+    })
+    return { spans, tracer }
+  })
+  const ancestry = (span: Tracer.Span): Array<string> => {
+    const names: Array<string> = []
+    let parent = span.parent
+    while (Option.isSome(parent) && parent.value._tag === "Span") {
+      names.push(parent.value.name)
+      parent = parent.value.parent
+    }
+    return names
+  }
+
+  it.live(
+    "the token request's http.client span is a child of mobilepay_auth.refresh, on the caller's tracer",
+    () =>
+      Effect.gen(function* () {
+        const auth = yield* IntegratorAuth.IntegratorAuth
+        const { spans, tracer } = yield* recording
+        yield* auth
+          .accessToken()
+          .pipe(Effect.withSpan("caller"), Effect.annotateSpans("tenant", "t-1"), Effect.withTracer(tracer))
+        const requests = spans.filter((s) => s.name.startsWith("http.client"))
+        expect(requests).toHaveLength(1)
+        const [request] = requests
+        expect(request === undefined ? [] : ancestry(request)).toEqual([
+          "mobilepay_auth.integrator_token",
+          "mobilepay_auth.refresh",
+          "caller"
+        ])
+        // The caller's span annotations reach the request's span too.
+        expect(request?.attributes.get("tenant")).toBe("t-1")
+      }).pipe(Effect.provide(integratorStack()))
   )
 })

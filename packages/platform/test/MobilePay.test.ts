@@ -120,7 +120,7 @@ describe("MobilePay.layer: a setting given once is honoured everywhere", () => {
   it.effect("scopes and clientAuthentication reach merchant consent (authorize URL, token endpoint)", () =>
     withSandbox((sandbox) =>
       Effect.gen(function* () {
-        const consentWith = (clientAuthentication: "client_secret_post" | "client_secret_basic") =>
+        const consentWith = (clientAuthentication?: "client_secret_post" | "client_secret_basic") =>
           Effect.gen(function* () {
             const consent = yield* MerchantConsent.MerchantConsent
             const authorization = yield* consent.begin({ merchantVat: "DK12345678", bindToUserAgent: false })
@@ -139,7 +139,7 @@ describe("MobilePay.layer: a setting given once is honoured everywhere", () => {
                 clientSecret: Redacted.make("app-secret-4d1"),
                 redirectUri: REDIRECT,
                 scopes: ["invoice"],
-                clientAuthentication
+                ...(clientAuthentication === undefined ? {} : { clientAuthentication })
               })
             )
           )
@@ -147,6 +147,10 @@ describe("MobilePay.layer: a setting given once is honoured everywhere", () => {
         expect(basic.authorization).toMatch(/^Basic /)
         const post = yield* consentWith("client_secret_post")
         expect(post.authorization).toBeUndefined()
+        // Unset: "auto", from discovery's token_endpoint_auth_methods_supported (the sandbox lists
+        // both), Basic preferred.
+        const auto = yield* consentWith()
+        expect(auto.authorization).toMatch(/^Basic /)
       })
     )
   )

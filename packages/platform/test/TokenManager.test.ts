@@ -196,8 +196,12 @@ describe("TokenManager failures", () => {
         const memory = { ...source, persistent: false }
         expect((yield* Effect.flip(manager.get(memory)))._tag).toBe("Transport")
         expect(calls()).toBe(1) // request-level retries belong to AuthHttp; the manager does not multiply them
-        // Cooling down for 1 s: callers fail at once, without a request.
-        expect((yield* Effect.flip(manager.get(memory)))._tag).toBe("Transport")
+        // Cooling down for 1 s: callers fail at once, without a request, told it is a cool-down.
+        expect(yield* Effect.flip(manager.get(memory))).toMatchObject({
+          _tag: "RateLimited",
+          reason: "cooling-down",
+          retryAfterMillis: 1000
+        })
         expect(calls()).toBe(1)
         yield* TestClock.adjust("1 second")
         yield* Effect.flip(manager.get(memory))
@@ -219,7 +223,12 @@ describe("TokenManager failures", () => {
       const memory = { ...source, persistent: false }
       expect((yield* Effect.flip(manager.get(memory)))._tag).toBe("RateLimited")
       yield* TestClock.adjust("59 seconds")
-      yield* Effect.flip(manager.get(memory))
+      // The server's Retry-After is not replayed: the time left is counted from now.
+      expect(yield* Effect.flip(manager.get(memory))).toMatchObject({
+        _tag: "RateLimited",
+        reason: "cooling-down",
+        retryAfterMillis: 1000
+      })
       expect(calls()).toBe(1)
       yield* TestClock.adjust("1 second")
       yield* Effect.flip(manager.get(memory))

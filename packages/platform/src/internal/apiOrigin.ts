@@ -8,6 +8,7 @@
 import { HttpClientRequest } from "@effect/platform"
 import { AuthError } from "@mobilepay-auth/domain"
 import { Effect } from "effect"
+import { endpointOf } from "./endpoint.js"
 
 /** @internal */
 export const originOf = (url: string): string | undefined => {
@@ -50,13 +51,4 @@ export const onApiOrigin = (
   }
   if (apiOrigin === undefined || url.origin !== apiOrigin) return refuse(resolved)
   return Effect.succeed(isAbsolute ? request : HttpClientRequest.setUrl(request, url.href))
-}
-
-const endpointOf = (url: string) => {
-  try {
-    const u = new URL(url)
-    return `${u.origin}${u.pathname}`
-  } catch {
-    return "invalid-url"
-  }
 }

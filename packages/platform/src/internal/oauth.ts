@@ -7,8 +7,17 @@
  * @internal
  */
 import { AuthError } from "@mobilepay-auth/domain"
-import { Cause, Effect, Option, Predicate, Runtime } from "effect"
+import { Cause, Clock, Effect, Option, Predicate, Runtime } from "effect"
 import * as oauth from "oauth4webapi"
+import type { FetchLike } from "../AuthHttp.js"
+import { endpointOf, parseRetryAfter } from "./endpoint.js"
+
+export {
+  /**
+   * @internal
+   */
+  endpointOf
+}
 
 /**
  * What a protocol step can fail with.
@@ -17,26 +26,105 @@ import * as oauth from "oauth4webapi"
  */
 export type ProtocolError = AuthError.OAuthEndpointError | AuthError.InsecureEndpoint
 
-const authErrorTags: ReadonlySet<string> = new Set([
-  "InvalidClient",
-  "UnauthorizedClient",
-  "InvalidGrant",
-  "InvalidScope",
-  "InvalidRequest",
-  "ConsentRequired",
-  "Unauthorized",
-  "RateLimited",
-  "Transport",
-  "ProtocolViolation",
-  "IdTokenRejected",
-  "StateMismatch",
-  "InsecureEndpoint",
-  "InvalidVat",
-  "StoreFailure"
-])
+/**
+ * oauth4webapi's `customFetch` signature, for every method and body it sends.
+ *
+ * @internal
+ */
+export type CustomFetch = (
+  url: string,
+  options: oauth.CustomFetchOptions<string, URLSearchParams | string | undefined>
+) => Promise<Response>
 
-const isAuthError = (u: unknown): u is AuthError.AuthError =>
-  Predicate.hasProperty(u, "_tag") && typeof u._tag === "string" && authErrorTags.has(u._tag)
+/**
+ * How protocol requests reach the network: a `fetch` over the hardened client, obtained per
+ * call from the calling fiber (so its span, tracer and annotations apply), and the options that
+ * are the same for every call against one provider.
+ *
+ * @internal
+ */
+export interface Bridge {
+  readonly fetch: Effect.Effect<FetchLike>
+  readonly allowInsecureRequests: boolean
+  /** oauth4webapi keeps the provider's JWKS here between calls. */
+  readonly jwksCache: oauth.JWKSCacheInput
+  /** Extra request headers (gateway or system headers). */
+  readonly headers: Readonly<Record<string, string>>
+}
+
+/**
+ * The options of one oauth4webapi call.
+ *
+ * @internal
+ */
+export interface RequestOptions {
+  readonly [oauth.customFetch]: CustomFetch
+  readonly [oauth.allowInsecureRequests]: boolean
+  readonly [oauth.jwksCache]: oauth.JWKSCacheInput
+  readonly headers: Record<string, string>
+  readonly signal: AbortSignal
+}
+
+/**
+ * A bridge over `fetch` with nothing cached yet.
+ *
+ * @internal
+ */
+export const bridge = (
+  fetch: Effect.Effect<FetchLike>,
+  allowInsecureRequests: boolean,
+  headers: Readonly<Record<string, string>> = {}
+): Bridge => ({ fetch, allowInsecureRequests, jwksCache: {}, headers })
+
+const customFetchOf =
+  (fetch: FetchLike): CustomFetch =>
+  (url, options) =>
+    fetch(url, {
+      method: options.method,
+      headers: options.headers,
+      redirect: options.redirect,
+      body: options.body ?? null,
+      ...(options.signal === undefined ? {} : { signal: options.signal })
+    })
+
+/**
+ * Runs an oauth4webapi call whose requests go through `via`, on the calling fiber: its spans
+ * are children of the caller's, and interrupting the caller aborts the request.
+ *
+ * @internal
+ */
+export const call = <A, E>(
+  via: Bridge,
+  run: (options: RequestOptions) => Promise<A>,
+  onError: (error: unknown, now: number) => E
+): Effect.Effect<A, E> =>
+  Effect.flatMap(via.fetch, (fetch) =>
+    attempt(
+      (signal) =>
+        run({
+          [oauth.customFetch]: customFetchOf(fetch),
+          [oauth.allowInsecureRequests]: via.allowInsecureRequests,
+          [oauth.jwksCache]: via.jwksCache,
+          headers: { ...via.headers },
+          signal
+        }),
+      onError
+    )
+  )
+
+/**
+ * Runs an oauth4webapi promise, mapping its rejection with `onError` (given the time, for
+ * `Retry-After` dates).
+ *
+ * @internal
+ */
+export const attempt = <A, E>(
+  run: (signal: AbortSignal) => Promise<A>,
+  onError: (error: unknown, now: number) => E
+): Effect.Effect<A, E> =>
+  Effect.catchAll(Effect.tryPromise({ try: run, catch: (error) => error }), (error) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(onError(error, now)))
+  )
 
 /**
  * Our own error, when a rejection is one coming back through the `fetch` bridge.
@@ -44,10 +132,10 @@ const isAuthError = (u: unknown): u is AuthError.AuthError =>
  * @internal
  */
 export const ownError = (error: unknown): Option.Option<AuthError.AuthError> => {
-  if (isAuthError(error)) return Option.some(error)
+  if (AuthError.isAuthError(error)) return Option.some(error)
   if (Runtime.isFiberFailure(error)) {
     const squashed = Cause.squash(error[Runtime.FiberFailureCauseId])
-    if (isAuthError(squashed)) return Option.some(squashed)
+    if (AuthError.isAuthError(squashed)) return Option.some(squashed)
   }
   // oauth4webapi does not wrap fetch rejections, but a runtime might (`TypeError: fetch failed`).
   if (error instanceof Error && error.cause !== undefined) return ownError(error.cause)
@@ -57,11 +145,8 @@ export const ownError = (error: unknown): Option.Option<AuthError.AuthError> => 
 const statusOf = (cause: unknown): number | undefined =>
   cause instanceof Response ? cause.status : undefined
 
-const retryAfterOf = (response: Response | undefined): number | undefined => {
-  const value = response?.headers.get("retry-after")
-  if (value === null || value === undefined || !/^\d+$/.test(value.trim())) return undefined
-  return Number(value.trim()) * 1000
-}
+const retryAfterOf = (response: Response | undefined, now: number): number | undefined =>
+  Option.getOrUndefined(parseRetryAfter(response?.headers.get("retry-after"), now))
 
 /**
  * Maps a rejection of an oauth4webapi call at an endpoint (token, revocation, discovery).
@@ -71,7 +156,8 @@ const retryAfterOf = (response: Response | undefined): number | undefined => {
 export const toEndpointError = (
   error: unknown,
   endpoint: string,
-  knownSecrets: ReadonlyArray<string> = []
+  knownSecrets: ReadonlyArray<string>,
+  now: number
 ): ProtocolError => {
   const own = ownError(error)
   if (Option.isSome(own)) {
@@ -95,14 +181,14 @@ export const toEndpointError = (
     return AuthError.fromOAuthErrorResponse(
       error.status,
       { error: error.error, error_description: error.error_description },
-      retryAfterOf(error.response),
+      retryAfterOf(error.response, now),
       knownSecrets
     )
   }
   if (error instanceof oauth.WWWAuthenticateChallengeError) {
     return error.status === 401
       ? new AuthError.InvalidClient({ status: 401, description: "WWW-Authenticate challenge" })
-      : AuthError.fromOAuthErrorResponse(error.status, undefined, retryAfterOf(error.response))
+      : AuthError.fromOAuthErrorResponse(error.status, undefined, retryAfterOf(error.response, now))
   }
   if (error instanceof oauth.OperationProcessingError) {
     switch (error.code) {
@@ -113,7 +199,7 @@ export const toEndpointError = (
           : AuthError.fromOAuthErrorResponse(
               status,
               undefined,
-              retryAfterOf(error.cause instanceof Response ? error.cause : undefined)
+              retryAfterOf(error.cause instanceof Response ? error.cause : undefined, now)
             )
       }
       case oauth.HTTP_REQUEST_FORBIDDEN:
@@ -127,7 +213,7 @@ export const toEndpointError = (
           ? AuthError.fromOAuthErrorResponse(
               status,
               undefined,
-              retryAfterOf(error.cause instanceof Response ? error.cause : undefined)
+              retryAfterOf(error.cause instanceof Response ? error.cause : undefined, now)
             )
           : new AuthError.ProtocolViolation({ reason: "not-json", description: endpoint })
       }
@@ -233,24 +319,11 @@ export const toIdTokenError = (
 }
 
 /**
- * Runs an oauth4webapi promise, mapping its rejection with `onError`.
+ * `toEndpointError` for one endpoint, as an `onError` of {@link call}.
  *
  * @internal
  */
-export const attempt = <A, E>(run: () => Promise<A>, onError: (error: unknown) => E): Effect.Effect<A, E> =>
-  Effect.tryPromise({ try: run, catch: onError })
-
-/**
- * The origin and path of a URL, for error fields (never its query, which may carry a code).
- *
- * @internal
- */
-export const endpointOf = (url: string | undefined): string => {
-  if (url === undefined) return "unknown-endpoint"
-  try {
-    const u = new URL(url)
-    return `${u.origin}${u.pathname}`
-  } catch {
-    return "invalid-url"
-  }
-}
+export const endpointError =
+  (endpoint: string, knownSecrets: ReadonlyArray<string> = []) =>
+  (error: unknown, now: number): ProtocolError =>
+    toEndpointError(error, endpoint, knownSecrets, now)

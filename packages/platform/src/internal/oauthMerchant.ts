@@ -7,7 +7,6 @@
 import { AuthError } from "@mobilepay-auth/domain"
 import { Effect, Option, Predicate, Redacted } from "effect"
 import * as oauth from "oauth4webapi"
-import type * as Discovery from "../Discovery.js"
 import * as OAuth from "./oauth.js"
 import * as Consent from "./oauthConsent.js"
 
@@ -20,7 +19,8 @@ export interface Peer {
   readonly as: oauth.AuthorizationServer
   readonly client: oauth.Client
   readonly clientAuth: oauth.ClientAuth
-  readonly requestOptions: Discovery.RequestOptions
+  /** How requests reach the provider (per call, from the calling fiber). */
+  readonly bridge: OAuth.Bridge
   /** Secrets a server might echo in an error description: scrubbed from it by value. */
   readonly secrets: ReadonlyArray<string>
   /** Our clock, epoch ms: the ID token's `iat` and `exp` are bounded against it. */
@@ -28,13 +28,13 @@ export interface Peer {
 }
 
 // A token endpoint answer whose ID token fails a claim check is an ID token problem.
-const tokenResponseError = (endpoint: string, secrets: ReadonlyArray<string>) => (e: unknown) =>
+const tokenResponseError = (endpoint: string, secrets: ReadonlyArray<string>) => (e: unknown, now: number) =>
   e instanceof oauth.OperationProcessingError &&
   (e.code === oauth.JWT_CLAIM_COMPARISON ||
     e.code === oauth.JWT_TIMESTAMP_CHECK ||
     /ID Token|JWT/.test(e.message))
     ? OAuth.toIdTokenError(e, endpoint)
-    : OAuth.toEndpointError(e, endpoint, secrets)
+    : OAuth.toEndpointError(e, endpoint, secrets, now)
 
 const rejected = (check: AuthError.IdTokenCheck, description: string) =>
   Effect.fail(new AuthError.IdTokenRejected({ check, description }))
@@ -83,8 +83,9 @@ export const checkTimestamps = (
  * @internal
  */
 export const verifyTokenEndpointSignature = (peer: Peer, response: Response) =>
-  OAuth.attempt(
-    () => oauth.validateApplicationLevelSignature(peer.as, response, peer.requestOptions),
+  OAuth.call(
+    peer.bridge,
+    (options) => oauth.validateApplicationLevelSignature(peer.as, response, options),
     (e) => OAuth.toIdTokenError(e, OAuth.endpointOf(peer.as.jwks_uri))
   )
 
@@ -132,11 +133,12 @@ export const peekJson = (response: Response): Effect.Effect<unknown> =>
  */
 export const redeem = (peer: Peer, params: URLSearchParams, pending: Consent.Pending) =>
   Effect.gen(function* () {
-    const { as, client, requestOptions } = peer
+    const { as, bridge, client } = peer
     const nonce = Redacted.value(pending.nonce)
     const frontChannel = Option.flatMap(Option.fromNullable(params.get("id_token")), Consent.unverifiedClaims)
-    const validated = yield* OAuth.attempt(
-      () =>
+    const validated = yield* OAuth.call(
+      bridge,
+      (options) =>
         oauth.validateCodeIdTokenResponse(
           as,
           client,
@@ -144,7 +146,7 @@ export const redeem = (peer: Peer, params: URLSearchParams, pending: Consent.Pen
           nonce,
           pending.state,
           oauth.skipAuthTimeCheck,
-          requestOptions
+          options
         ),
       (e) => OAuth.toIdTokenError(e, OAuth.endpointOf(as.jwks_uri))
     )
@@ -152,8 +154,9 @@ export const redeem = (peer: Peer, params: URLSearchParams, pending: Consent.Pen
     yield* checkTimestamps(front, peer.now, "front channel")
     const endpoint = OAuth.endpointOf(as.token_endpoint)
     const secrets = [...peer.secrets, Redacted.value(pending.verifier), params.get("code") ?? ""]
-    const response = yield* OAuth.attempt(
-      () =>
+    const response = yield* OAuth.call(
+      bridge,
+      (options) =>
         oauth.authorizationCodeGrantRequest(
           as,
           client,
@@ -161,9 +164,9 @@ export const redeem = (peer: Peer, params: URLSearchParams, pending: Consent.Pen
           validated,
           pending.redirectUri,
           Redacted.value(pending.verifier),
-          requestOptions
+          options
         ),
-      (e) => OAuth.toEndpointError(e, endpoint, secrets)
+      OAuth.endpointError(endpoint, secrets)
     )
     const issued = yield* peekJson(response)
     const discard = discardIssued(peer, issued)
@@ -200,22 +203,23 @@ export const refresh = (
   subject: string | undefined
 ) =>
   Effect.gen(function* () {
-    const { as, client, requestOptions } = peer
+    const { as, bridge, client } = peer
     const endpoint = OAuth.endpointOf(as.token_endpoint)
     const secrets = [
       ...peer.secrets,
       Redacted.value(refreshToken),
       ...(verifier === undefined ? [] : [Redacted.value(verifier)])
     ]
-    const response = yield* OAuth.attempt(
-      () =>
+    const response = yield* OAuth.call(
+      bridge,
+      (options) =>
         oauth.refreshTokenGrantRequest(as, client, peer.clientAuth, Redacted.value(refreshToken), {
-          ...requestOptions,
+          ...options,
           ...(verifier === undefined
             ? {}
             : { additionalParameters: { code_verifier: Redacted.value(verifier) } })
         }),
-      (e) => OAuth.toEndpointError(e, endpoint, secrets)
+      OAuth.endpointError(endpoint, secrets)
     )
     const result = yield* OAuth.attempt(
       () => oauth.processRefreshTokenResponse(as, client, response),
@@ -241,19 +245,20 @@ export const revoke = (
   hint: "refresh_token" | "access_token" = "refresh_token"
 ) =>
   Effect.gen(function* () {
-    const { as, client, requestOptions } = peer
+    const { as, bridge, client } = peer
     const endpoint = OAuth.endpointOf(peer.endpoint)
     const secrets = [...peer.secrets, Redacted.value(token)]
-    const response = yield* OAuth.attempt(
-      () =>
+    const response = yield* OAuth.call(
+      bridge,
+      (options) =>
         oauth.revocationRequest(as, client, peer.clientAuth, Redacted.value(token), {
-          ...requestOptions,
+          ...options,
           additionalParameters: { token_type_hint: hint }
         }),
-      (e) => OAuth.toEndpointError(e, endpoint, secrets)
+      OAuth.endpointError(endpoint, secrets)
     )
     yield* OAuth.attempt(
       () => oauth.processRevocationResponse(response),
-      (e) => OAuth.toEndpointError(e, endpoint, secrets)
+      OAuth.endpointError(endpoint, secrets)
     )
   })

@@ -158,8 +158,9 @@ describe("attacks: transport", () => {
           const direct = yield* Effect.flip(http.client.execute(HttpClientRequest.get(url)))
           expect(direct).toMatchObject({ _tag: "InsecureEndpoint", reason: "credentials" })
           expect(AuthError.isTransient(direct)).toBe(false)
+          const fetch = yield* http.fetch
           const bridged = yield* Effect.flip(
-            Effect.tryPromise({ try: () => http.fetch(url), catch: (e) => Cause.squash(fiberCause(e)) })
+            Effect.tryPromise({ try: () => fetch(url), catch: (e) => Cause.squash(fiberCause(e)) })
           )
           expect({ ...Object(bridged) }).toMatchObject({ _tag: "InsecureEndpoint", reason: "credentials" })
           expect(hostile.received).toEqual([])

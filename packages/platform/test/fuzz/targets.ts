@@ -317,8 +317,9 @@ const discovery: Target<{ doc: unknown; status: number; contentType: string; raw
   }),
   check: ({ contentType, doc, raw, status }) =>
     typedOrValue(
-      Discovery.fetchMetadata(environment, {
-        [oauth.customFetch]: async () => {
+      Discovery.fetchMetadata(
+        environment,
+        Effect.succeed(async () => {
           let body: string | undefined = raw
           if (body === undefined) {
             try {
@@ -334,9 +335,8 @@ const discovery: Target<{ doc: unknown; status: number; contentType: string; raw
               ...(status === 302 ? { location: "https://evil.test/" } : {})
             }
           })
-        },
-        [oauth.allowInsecureRequests]: false
-      }),
+        })
+      ),
       (metadata) => {
         for (const name of ["authorization_endpoint", "token_endpoint", "jwks_uri"] as const) {
           const value = metadata[name]
