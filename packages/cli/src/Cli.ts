@@ -16,7 +16,8 @@ import {
   MerchantConsent,
   MobilePay,
   MobilePayConfig,
-  TokenCipher
+  TokenCipher,
+  TokenStore
 } from "@mobilepay-auth/platform"
 import { SqliteTokenStore } from "@mobilepay-auth/sql-sqlite"
 import { Cause, Console, Deferred, Effect, Either, Layer, Option, Redacted } from "effect"
@@ -33,6 +34,13 @@ import * as VippsCommand from "./VippsCommand.js"
 // Settings from MOBILEPAY_* variables, tokens in the SQLite file under MOBILEPAY_DATA_DIR.
 const integration = MobilePay.layerConfig().pipe(
   Layer.provideMerge(SqliteTokenStore.layerConfig()),
+  Layer.provide(FetchHttpClient.layer)
+)
+
+// Integrator tokens are never stored: no database and no encryption keys for `token integrator`
+// (an in-memory store, sealed with a key that dies with the process).
+const integratorIntegration = MobilePay.layerConfig().pipe(
+  Layer.provideMerge(TokenStore.layerMemory),
   Layer.provide(FetchHttpClient.layer)
 )
 
@@ -77,8 +85,12 @@ const tokenIntegrator = Command.make(
             })
           : Redacted.value(tokens.accessToken)
       )
-    }).pipe(Effect.provide(integration))
-).pipe(Command.withDescription("Print a fresh integrator (client credentials) token."))
+    }).pipe(Effect.provide(integratorIntegration))
+).pipe(
+  Command.withDescription(
+    "Print a fresh integrator (client credentials) token. Needs no database and no encryption keys."
+  )
+)
 
 const tokenMerchant = Command.make(
   "merchant",
@@ -260,9 +272,35 @@ const keygen = Command.make("keygen", { id: Options.text("id").pipe(Options.with
   )
 )
 
+// What the integration reads, for `--help` (docs/getting-started.md describes each).
+const environmentVariables = [
+  "MOBILEPAY_ENVIRONMENT",
+  "MOBILEPAY_CLIENT_ID",
+  "MOBILEPAY_CLIENT_SECRET",
+  "MOBILEPAY_REDIRECT_URI",
+  "MOBILEPAY_SCOPES",
+  "MOBILEPAY_ENCRYPTION_KEYS",
+  "MOBILEPAY_DATA_DIR",
+  "MOBILEPAY_GATEWAY_CLIENT_ID",
+  "MOBILEPAY_GATEWAY_CLIENT_SECRET",
+  "MOBILEPAY_CLIENT_SYSTEM_VERSION",
+  "MOBILEPAY_CLIENT_AUTHENTICATION",
+  "MOBILEPAY_REQUEST_TIMEOUT",
+  "MOBILEPAY_SEND_VERIFIER_ON_REFRESH",
+  "MOBILEPAY_DISCOVERY_URL",
+  "MOBILEPAY_ISSUER",
+  "MOBILEPAY_INTEGRATOR_TOKEN_URL",
+  "MOBILEPAY_INTEGRATOR_ISSUER",
+  "MOBILEPAY_API_BASE_URL",
+  "MOBILEPAY_ALLOW_INSECURE_LOOPBACK",
+  "VIPPS_* (token vipps)"
+]
+
 const root = Command.make("mobilepay-auth").pipe(
   Command.withDescription(
-    "MobilePay authentication: tokens, consent, revocation, and an offline sandbox. Exit codes: 0 ok, 1 failure, 2 usage or configuration, 3 consent required, 4 credentials rejected, 5 unavailable."
+    "MobilePay authentication: tokens, consent, revocation, and an offline sandbox. Exit codes: 0 ok, 1 failure, 2 usage or configuration, 3 consent required, 4 credentials rejected, 5 unavailable. " +
+      `Environment variables: ${environmentVariables.join(", ")} (see docs/getting-started.md). ` +
+      "Logs (--log-level) go to stderr; for --json output under pnpm, run `pnpm --silent mobilepay-auth`. NO_COLOR turns colours off."
   ),
   Command.withSubcommands([demo, SandboxCommand.command, token, consentCommand, revoke, store, keygen])
 )
@@ -275,6 +313,7 @@ const root = Command.make("mobilepay-auth").pipe(
  */
 export const cli = (argv: ReadonlyArray<string>) =>
   Command.run(root, { name: "mobilepay-auth", version: "0.1.0" })(argv).pipe(
+    Effect.provide(Ui.stderrLogger),
     Effect.catchAllCause((cause) =>
       Effect.gen(function* () {
         const failure = Option.getOrUndefined(Cause.failureOption(cause))
@@ -285,5 +324,12 @@ export const cli = (argv: ReadonlyArray<string>) =>
         }
         process.exitCode = yield* Ui.reportFailure(cause)
       })
-    )
+    ),
+    (program) =>
+      Effect.consoleWith((console) =>
+        Effect.withConsole(
+          program,
+          Ui.plainConsole(console, { out: Ui.colours(process.stdout), err: Ui.colours(process.stderr) })
+        )
+      )
   )

@@ -11,6 +11,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { cli } from "../src/Cli.js"
 import { freePort } from "../src/internal/freePort.js"
+import * as Ui from "../src/internal/ui.js"
 
 const SECRET = "cli-test-secret-5d1e"
 const KEY = `k1:${Buffer.alloc(32, 3).toString("base64")}`
@@ -168,5 +169,77 @@ describe("mobilepay-auth", () => {
         expect(badVat.err).toContain("InvalidVat")
       })
     )
+  )
+
+  it.live("token integrator needs no encryption keys and creates no database", () =>
+    withSetup((env) =>
+      Effect.gen(function* () {
+        const { MOBILEPAY_ENCRYPTION_KEYS: _, ...noKeys } = env
+        const plain = yield* run(noKeys, "token", "integrator")
+        expect(plain.err).toBe("")
+        expect(plain.code).toBe(0)
+        expect(plain.out.trim().split(".")).toHaveLength(3)
+        expect(yield* Effect.promise(() => Fs.readdir(env.MOBILEPAY_DATA_DIR ?? ""))).toEqual([])
+      })
+    )
+  )
+
+  it.live("configuration errors name each variable as typed, never <redacted>, with a hint", () =>
+    Effect.gen(function* () {
+      const none = yield* run({}, "token", "integrator")
+      expect(none.code).toBe(2)
+      expect(none.err).toMatchInlineSnapshot(`
+        "error [ConfigError]: MOBILEPAY_CLIENT_ID is not set; MOBILEPAY_CLIENT_SECRET is not set
+          hint: set it in the environment; \`mobilepay-auth --help\` lists every variable and docs/getting-started.md explains them"
+      `)
+      const custom = yield* run(
+        { MOBILEPAY_ENVIRONMENT: "custom", MOBILEPAY_CLIENT_ID: "x", MOBILEPAY_REQUEST_TIMEOUT: "soon" },
+        "token",
+        "integrator"
+      )
+      expect(custom.code).toBe(2)
+      expect(custom.err.split("\n")[0]).toMatchInlineSnapshot(
+        `"error [ConfigError]: MOBILEPAY_ENVIRONMENT: custom needs MOBILEPAY_DISCOVERY_URL, MOBILEPAY_ISSUER, MOBILEPAY_INTEGRATOR_TOKEN_URL and MOBILEPAY_API_BASE_URL; MOBILEPAY_CLIENT_SECRET is not set; MOBILEPAY_REQUEST_TIMEOUT: expected a duration such as 10s or 10 seconds"`
+      )
+      expect(custom.err).not.toContain("<redacted>")
+      expect(custom.err).not.toContain("MOBILEPAY.")
+    })
+  )
+
+  it.live("--help lists the environment variables and exit codes, without ANSI escapes off a terminal", () =>
+    Effect.gen(function* () {
+      const help = yield* run({}, "--help")
+      expect(help.code).toBe(0)
+      expect(help.out).not.toContain(String.fromCharCode(27))
+      expect(help.out).toMatchSnapshot()
+    })
+  )
+
+  it("colours only on a terminal and never with NO_COLOR", () => {
+    const before = process.env["NO_COLOR"]
+    try {
+      delete process.env["NO_COLOR"]
+      expect(Ui.colours({ isTTY: true })).toBe(true)
+      expect(Ui.colours({ isTTY: false })).toBe(false)
+      expect(Ui.colours({})).toBe(false)
+      process.env["NO_COLOR"] = "1"
+      expect(Ui.colours({ isTTY: true })).toBe(false)
+    } finally {
+      if (before === undefined) delete process.env["NO_COLOR"]
+      else process.env["NO_COLOR"] = before
+    }
+  })
+
+  it.effect("logs go to stderr, so that stdout stays the command's output", () =>
+    Effect.gen(function* () {
+      const io = captured()
+      yield* Effect.logInfo("refreshing").pipe(
+        Effect.annotateLogs({ merchant: "m-1" }),
+        Effect.provide(Ui.stderrLogger),
+        Effect.withConsole(io.console)
+      )
+      expect(io.out).toEqual([])
+      expect(io.err.join("\n")).toMatch(/level=INFO .*message=refreshing merchant=m-1/)
+    })
   )
 })

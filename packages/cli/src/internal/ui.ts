@@ -3,7 +3,7 @@
  * one line with the typed reason, a hint, and an exit code scripts can rely on.
  */
 import { AuthError } from "@mobilepay-auth/domain"
-import { Cause, Console, Duration, Effect, Fiber, Option, Schedule } from "effect"
+import { Cause, ConfigError, Console, Duration, Effect, Fiber, Logger, Option, Schedule } from "effect"
 
 /** Exit codes: documented in `mobilepay-auth --help` and docs/getting-started.md. */
 export const ExitCode = {
@@ -83,8 +83,46 @@ const tlsHint =
 const hintOf = (error: unknown, tag: string): string | undefined =>
   error instanceof AuthError.Transport && error.reason === "tls" ? tlsHint : hints[tag]
 
+// Each problem of a configuration error, named by the variable as it is typed
+// (`MOBILEPAY_CLIENT_SECRET`, not the path `MOBILEPAY.CLIENT_SECRET`). A secret's missing value is
+// reported as "is not set", never with `<redacted>` standing in for a message.
+const configProblems = (error: ConfigError.ConfigError): Array<string> => {
+  switch (error._op) {
+    case "And":
+    case "Or":
+      return [...configProblems(error.left), ...configProblems(error.right)]
+    case "MissingData":
+    case "InvalidData":
+    case "Unsupported":
+    case "SourceUnavailable": {
+      // A segment repeated by nesting (`REQUEST_TIMEOUT.REQUEST_TIMEOUT`) is one variable.
+      const name = error.path.filter((segment, i, path) => i === 0 || segment !== path[i - 1]).join("_")
+      const prefix = error.path[0] ?? ""
+      const message = error.message
+      if (message === "" || message.includes("<redacted>") || /^Expected .* to exist/.test(message)) {
+        return [error._op === "MissingData" ? `${name} is not set` : `${name} is invalid`]
+      }
+      // Variables the message names by their suffix (`DISCOVERY_URL`) get their prefix back.
+      const named = message.replace(/\b[A-Z][A-Z0-9_]{2,}\b/g, (word) =>
+        word === prefix || word.startsWith(`${prefix}_`) ? word : `${prefix}_${word}`
+      )
+      return [`${name}: ${named}`]
+    }
+  }
+}
+
+const configHint =
+  "set it in the environment; `mobilepay-auth --help` lists every variable and docs/getting-started.md explains them"
+
 /** One line for an error: `error [Tag]: message (hint)`, and its exit code. */
 export const describe = (error: unknown): { readonly line: string; readonly code: number } => {
+  if (ConfigError.isConfigError(error)) {
+    const problems = [...new Set(configProblems(error))]
+    return {
+      line: `error [ConfigError]: ${problems.join("; ")}\n  hint: ${configHint}`,
+      code: ExitCode.usage
+    }
+  }
   const tag = tagOf(error)
   const message = error instanceof Error ? error.message : String(error)
   const hint = hintOf(error, tag)
@@ -104,3 +142,36 @@ export const reportFailure = <E>(cause: Cause.Cause<E>) =>
     yield* Console.error(line)
     return code
   })
+
+const ansi = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g")
+
+/**
+ * Colours only for a terminal, and never with `NO_COLOR` set (https://no-color.org): @effect/cli
+ * renders its help and usage errors with ANSI escapes, which are noise in a file or a pipe.
+ */
+export const colours = (stream: { readonly isTTY?: boolean }): boolean =>
+  stream.isTTY === true && (process.env["NO_COLOR"] ?? "") === ""
+
+const strip = (args: ReadonlyArray<unknown>) =>
+  args.map((a) => (typeof a === "string" ? a.replace(ansi, "") : a))
+
+/** `console`, without ANSI escapes on the streams that are not colour terminals. */
+export const plainConsole = (
+  console: Console.Console,
+  keep: { out: boolean; err: boolean }
+): Console.Console => {
+  const unsafe: Console.UnsafeConsole = {
+    ...console.unsafe,
+    log: (...args) => (keep.out ? console.unsafe.log(...args) : console.unsafe.log(...strip(args))),
+    error: (...args) => (keep.err ? console.unsafe.error(...args) : console.unsafe.error(...strip(args)))
+  }
+  return {
+    ...console,
+    unsafe,
+    log: (...args) => (keep.out ? console.log(...args) : console.log(...strip(args))),
+    error: (...args) => (keep.err ? console.error(...args) : console.error(...strip(args)))
+  }
+}
+
+/** Logs go to stderr, one logfmt line each, so that stdout stays the command's output (`--json`). */
+export const stderrLogger = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
