@@ -52,7 +52,27 @@ export interface BeginOptions {
    * such as a CLI's loopback listener: then `state` alone ties the callback to the request.
    */
   readonly bindToUserAgent?: boolean
+  /**
+   * OpenID Connect `prompt`. A provider that follows OpenID Connect Core section 11 issues no
+   * refresh token for `offline_access` unless `consent` is among them; `complete` then fails with
+   * `ProtocolViolation` reason `"no-refresh-token"`. `none` cannot be combined with another value.
+   */
+  readonly prompt?: Prompt | ReadonlyArray<Prompt>
+  /** OpenID Connect `max_age`: seconds since the user last authenticated, at most. */
+  readonly maxAge?: number
+  /** OpenID Connect `ui_locales`: preferred languages of the login and consent pages (`da`, `fi`, `en`). */
+  readonly uiLocales?: ReadonlyArray<string>
+  /** OpenID Connect `login_hint`: who is expected to log in (not a secret; sent in the URL). */
+  readonly loginHint?: string
 }
+
+/**
+ * The values of OpenID Connect's `prompt` parameter.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Prompt = "none" | "login" | "consent" | "select_account"
 
 /**
  * What `complete` is given besides the callback.
@@ -261,6 +281,49 @@ export declare namespace MerchantConsent {
  */
 export const bindingCookieName = Consent.bindingCookieName
 
+const badParameter = (description: string) =>
+  new AuthError.InvalidRequest({ code: "invalid_authorization_parameter", description })
+
+const prompts: ReadonlyArray<string> = ["none", "login", "consent", "select_account"]
+const locale = /^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$/
+const printable = /^[\x20-\x7e\u00a0-\uffff]+$/
+
+// The standard OpenID Connect parameters of an authorization request, checked.
+const standardParameters = (
+  input: BeginOptions
+): Effect.Effect<Record<string, string>, AuthError.InvalidRequest> => {
+  const out: Record<string, string> = {}
+  if (input.prompt !== undefined) {
+    const values: ReadonlyArray<string> = typeof input.prompt === "string" ? [input.prompt] : input.prompt
+    if (values.length === 0 || values.some((v) => !prompts.includes(v))) {
+      return Effect.fail(badParameter("prompt: none, login, consent or select_account"))
+    }
+    if (values.includes("none") && values.length > 1) {
+      return Effect.fail(badParameter("prompt: none cannot be combined"))
+    }
+    out["prompt"] = [...new Set(values)].join(" ")
+  }
+  if (input.maxAge !== undefined) {
+    if (!Number.isSafeInteger(input.maxAge) || input.maxAge < 0) {
+      return Effect.fail(badParameter("maxAge: a whole number of seconds"))
+    }
+    out["max_age"] = String(input.maxAge)
+  }
+  if (input.uiLocales !== undefined) {
+    if (input.uiLocales.length === 0 || !input.uiLocales.every((l) => locale.test(l))) {
+      return Effect.fail(badParameter("uiLocales: BCP 47 language tags"))
+    }
+    out["ui_locales"] = input.uiLocales.join(" ")
+  }
+  if (input.loginHint !== undefined) {
+    if (input.loginHint.length === 0 || input.loginHint.length > 256 || !printable.test(input.loginHint)) {
+      return Effect.fail(badParameter("loginHint: 1 to 256 printable characters"))
+    }
+    out["login_hint"] = input.loginHint
+  }
+  return Effect.succeed(out)
+}
+
 const TEN_MINUTES = 10 * 60 * 1000
 // Pending records stay a while past their expiry so a late callback says "expired", not "unknown".
 const GRACE = 60 * 60 * 1000
@@ -369,6 +432,7 @@ export const make = (
           code_challenge_method: pkce.method
         }
         if (merchantVat !== undefined) params["merchant_vat"] = merchantVat
+        Object.assign(params, yield* standardParameters(input))
         for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value)
         const createdAt = yield* Clock.currentTimeMillis
         const expiresAt = createdAt + pendingTtl
@@ -407,8 +471,16 @@ export const make = (
         if (Option.isNone(record))
           return yield* Effect.fail(new AuthError.StateMismatch({ reason: "unknown" }))
         const pending = record.value
-        if (pending._tag === "Used")
+        if (pending._tag === "Used") {
+          // Taking the tombstone removed it: put it back, so every later replay is named as one too.
+          yield* Effect.ignore(
+            vault.put(Consent.PendingRecord, key, pending, {
+              expectedVersion: 0,
+              expiresAt: pending.until ?? pending.usedAt + GRACE
+            })
+          )
           return yield* Effect.fail(new AuthError.StateMismatch({ reason: "replayed" }))
+        }
         if (pending.state !== state)
           return yield* Effect.fail(new AuthError.StateMismatch({ reason: "unknown" }))
         // Best effort: a tombstone lets a replay be named as one.
@@ -416,7 +488,7 @@ export const make = (
           vault.put(
             Consent.PendingRecord,
             key,
-            { _tag: "Used", usedAt: now },
+            { _tag: "Used", usedAt: now, until: pending.expiresAt + GRACE },
             {
               expectedVersion: 0,
               expiresAt: pending.expiresAt + GRACE
@@ -490,6 +562,16 @@ export const make = (
         return yield* Effect.gen(function* () {
           const now = yield* Clock.currentTimeMillis
           const tokens = yield* Token.decode(result, now)
+          // We always ask for offline_access: a grant without a refresh token would be stored and
+          // then fail as "consent required" at its first refresh. Refuse it now, saying why.
+          if (Option.isNone(tokens.refreshToken)) {
+            return yield* Effect.fail(
+              new AuthError.ProtocolViolation({
+                reason: "no-refresh-token",
+                description: 'offline_access was not granted; begin with prompt: "consent"'
+              })
+            )
+          }
           const merchantId = Consent.unverifiedClaims(Redacted.value(tokens.accessToken)).pipe(
             Option.flatMap((c) => Option.fromNullable(c.merchant_id)),
             Option.map(String),

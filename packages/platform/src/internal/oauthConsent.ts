@@ -41,7 +41,11 @@ export type Pending = typeof Pending.Type
  *
  * @internal
  */
-export const Used = Schema.TaggedStruct("Used", { usedAt: Schema.Number })
+export const Used = Schema.TaggedStruct("Used", {
+  usedAt: Schema.Number,
+  /** When the tombstone may go (epoch ms); absent in tombstones written before it was kept. */
+  until: Schema.optional(Schema.Number)
+})
 
 /**
  * @internal

@@ -23,6 +23,11 @@ export interface FakeOptions {
   readonly accessTokenSeconds?: number
   /** Sliding lifetime of refresh tokens (renewed on use). Default: 13 months. */
   readonly refreshTokenSeconds?: number
+  /**
+   * As OpenID Connect Core section 11 allows: `offline_access` is dropped (no refresh token)
+   * unless the authorization asked for `prompt=consent`.
+   */
+  readonly offlineAccessNeedsPromptConsent?: boolean
 }
 
 export const make = (options: FakeOptions) =>
@@ -42,7 +47,7 @@ export const make = (options: FakeOptions) =>
     const jwk = yield* Effect.promise(() => crypto.subtle.exportKey("jwk", keys.publicKey))
     const codes = new Map<
       string,
-      { nonce: string; challenge: string; vat: string | undefined; used: boolean }
+      { nonce: string; challenge: string; vat: string | undefined; used: boolean; offline: boolean }
     >()
     const refreshTokens = new Map<string, { vat: string | undefined; verifier: string; expiresAt: number }>()
     const refreshLifetime = (options.refreshTokenSeconds ?? 400 * 24 * 3600) * 1000
@@ -72,7 +77,7 @@ export const make = (options: FakeOptions) =>
       now: number,
       vat: string | undefined,
       nonce: string | undefined,
-      refresh: string
+      refresh: string | undefined
     ) => ({
       access_token: await sign({
         iss: issuer,
@@ -83,8 +88,8 @@ export const make = (options: FakeOptions) =>
       }),
       token_type: "Bearer",
       expires_in: options.accessTokenSeconds ?? 300,
-      refresh_token: refresh,
-      scope: "openid offline_access invoice",
+      ...(refresh === undefined ? {} : { refresh_token: refresh }),
+      scope: refresh === undefined ? "openid invoice" : "openid offline_access invoice",
       ...(nonce === undefined
         ? {}
         : {
@@ -107,6 +112,9 @@ export const make = (options: FakeOptions) =>
           const code = `code-${++serial}`
           codes.set(code, {
             nonce: params.get("nonce") ?? "",
+            offline:
+              options.offlineAccessNeedsPromptConsent !== true ||
+              (params.get("prompt") ?? "").split(" ").includes("consent"),
             challenge: params.get("code_challenge") ?? "",
             vat: params.get("merchant_vat") ?? undefined,
             used: false
@@ -139,6 +147,7 @@ export const make = (options: FakeOptions) =>
         if ((await s256(body.get("code_verifier") ?? "")) !== entry.challenge) {
           return json({ error: "invalid_grant", error_description: "PKCE" }, 400)
         }
+        if (!entry.offline) return json(await tokens(now, entry.vat, entry.nonce, undefined))
         const refresh = `rt-${++serial}`
         refreshTokens.set(refresh, {
           vat: entry.vat,

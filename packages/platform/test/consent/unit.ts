@@ -33,10 +33,15 @@ const withFake = <A, E>(
     kind?: "sandbox" | "production"
     redirectUri?: string
     sendVerifierOnRefresh?: boolean
+    offlineAccessNeedsPromptConsent?: boolean
   } = {}
 ) =>
   Effect.gen(function* () {
-    const fake = yield* Fake.make({ clientId, ...(options.rotation ? { rotation: options.rotation } : {}) })
+    const fake = yield* Fake.make({
+      clientId,
+      ...(options.rotation ? { rotation: options.rotation } : {}),
+      offlineAccessNeedsPromptConsent: options.offlineAccessNeedsPromptConsent ?? false
+    })
     return yield* body(fake).pipe(
       Effect.provide(
         stack(fake.layer, {
@@ -91,6 +96,69 @@ export const unitSuite = () =>
           expect(started.expiresAt).toBe(10 * 60 * 1000)
         })
       )
+    )
+
+    it.effect(
+      "begin sends prompt, max_age, ui_locales and login_hint when given, and refuses malformed ones",
+      () =>
+        withFake(() =>
+          Effect.gen(function* () {
+            const consent = yield* MerchantConsent.MerchantConsent
+            const plain = new URL((yield* consent.begin({ bindToUserAgent: false })).url).searchParams
+            for (const name of ["prompt", "max_age", "ui_locales", "login_hint"])
+              expect(plain.has(name)).toBe(false)
+            const started = yield* consent.begin({
+              bindToUserAgent: false,
+              prompt: ["login", "consent"],
+              maxAge: 600,
+              uiLocales: ["da", "en-GB"],
+              loginHint: "merchant@example.test"
+            })
+            const p = new URL(started.url).searchParams
+            expect(p.get("prompt")).toBe("login consent")
+            expect(p.get("max_age")).toBe("600")
+            expect(p.get("ui_locales")).toBe("da en-GB")
+            expect(p.get("login_hint")).toBe("merchant@example.test")
+            for (const bad of [
+              { prompt: ["none", "consent"] as const },
+              { maxAge: -1 },
+              { maxAge: 1.5 },
+              { uiLocales: ["da dk"] },
+              { loginHint: "a\nb" }
+            ]) {
+              expect(yield* Effect.flip(consent.begin({ bindToUserAgent: false, ...bad }))).toMatchObject({
+                _tag: "InvalidRequest",
+                code: "invalid_authorization_parameter"
+              })
+            }
+          })
+        )
+    )
+
+    it.effect(
+      "a provider that drops offline_access without prompt=consent: complete says no-refresh-token; with it, consent works",
+      () =>
+        withFake(
+          (fake) =>
+            Effect.gen(function* () {
+              const consent = yield* MerchantConsent.MerchantConsent
+              const manager = yield* TokenManager.TokenManager
+              const plain = yield* consent.begin({ merchantVat: "DK12345678", bindToUserAgent: false })
+              const refused = yield* Effect.flip(consent.complete(yield* fake.authorize(plain.url)))
+              expect(refused).toMatchObject({ _tag: "ProtocolViolation", reason: "no-refresh-token" })
+              expect(refused.message).toContain("prompt")
+              expect((yield* consent.merchants).length).toBe(0)
+              const asked = yield* consent.begin({
+                merchantVat: "DK12345678",
+                bindToUserAgent: false,
+                prompt: "consent"
+              })
+              const done = yield* consent.complete(yield* fake.authorize(asked.url))
+              const stored = yield* manager.stored(`merchant:${clientId}:${done.merchant}`)
+              expect(Option.flatMap(stored, (g) => g.tokens.refreshToken).pipe(Option.isSome)).toBe(true)
+            }),
+          { offlineAccessNeedsPromptConsent: true }
+        )
     )
 
     it.effect("begin rejects unknown and unconfigured scopes, bad VATs, and localhost outside sandbox", () =>
@@ -178,10 +246,13 @@ export const unitSuite = () =>
             reason: "unknown"
           })
           yield* consent.complete(callback)
-          expect(yield* Effect.flip(consent.complete(callback))).toMatchObject({
-            _tag: "StateMismatch",
-            reason: "replayed"
-          })
+          // However many times it comes back, a used callback is named a replay.
+          for (let replay = 0; replay < 3; replay++) {
+            expect(yield* Effect.flip(consent.complete(callback))).toMatchObject({
+              _tag: "StateMismatch",
+              reason: "replayed"
+            })
+          }
 
           const late = yield* consentFor(fake)
           yield* TestClock.adjust("10 minutes")
