@@ -67,7 +67,7 @@ export const make: Effect.Effect<IntegratorAuth.Service, never, MobilePayConfig 
       issuer: environment.integratorIssuer,
       token_endpoint: environment.integratorTokenUrl
     }
-    const client: oauth.Client = { client_id: config.clientId }
+    const client: oauth.Client = { client_id: config.integrator.clientId }
     const endpoint = OAuth.endpointOf(environment.integratorTokenUrl)
     const gatewayHeader = Option.filter(config.gateway, () => config.gatewayOnTokenCall).pipe(
       Option.map((g): Record<string, string> => ({ "x-ibm-client-id": g.clientId })),
@@ -88,7 +88,7 @@ export const make: Effect.Effect<IntegratorAuth.Service, never, MobilePayConfig 
             oauth.clientCredentialsGrantRequest(
               as,
               client,
-              oauth.ClientSecretBasic(Redacted.value(config.clientSecret)),
+              oauth.ClientSecretBasic(Redacted.value(config.integrator.clientSecret)),
               Option.match(vat, { onNone: () => ({}), onSome: (v) => ({ merchant_vat: v }) }),
               options
             ),
@@ -105,7 +105,7 @@ export const make: Effect.Effect<IntegratorAuth.Service, never, MobilePayConfig 
       )
 
     const keyOf = (vat: Option.Option<Vat.Vat>) =>
-      `integrator:${environment.name}:${config.clientId}:${Option.getOrElse(vat, () => "none")}`
+      `integrator:${environment.name}:${config.integrator.clientId}:${Option.getOrElse(vat, () => "none")}`
 
     const source = (
       vat: Option.Option<Vat.Vat>

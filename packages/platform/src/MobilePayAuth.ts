@@ -44,6 +44,14 @@ export interface MobilePayAuthOptions {
   readonly clientId: string
   /** Wrapped in `Redacted` at once; never logged. */
   readonly clientSecret: string | Redacted.Redacted<string>
+  /**
+   * The PoS integrator credentials for `integratorToken` and integrator API calls, when MobilePay
+   * issued them apart from the OpenID Connect client (`clientId` / `clientSecret`, the default).
+   */
+  readonly integrator?: {
+    readonly clientId: string
+    readonly clientSecret: string | Redacted.Redacted<string>
+  }
   readonly redirectUri?: string
   readonly scopes?: MobilePayConfig.Options["scopes"]
   readonly gateway?: { readonly clientId: string; readonly clientSecret?: string }
@@ -305,6 +313,16 @@ const configOptions = (options: MobilePayAuthOptions): MobilePay.Options => ({
   clientSecret: Redacted.isRedacted(options.clientSecret)
     ? options.clientSecret
     : Redacted.make(options.clientSecret),
+  ...(options.integrator === undefined
+    ? {}
+    : {
+        integrator: {
+          clientId: options.integrator.clientId,
+          clientSecret: Redacted.isRedacted(options.integrator.clientSecret)
+            ? options.integrator.clientSecret
+            : Redacted.make(options.integrator.clientSecret)
+        }
+      }),
   ...(options.redirectUri === undefined ? {} : { redirectUri: options.redirectUri }),
   ...(options.scopes === undefined ? {} : { scopes: options.scopes }),
   ...(options.clientSystemVersion === undefined ? {} : { clientSystemVersion: options.clientSystemVersion }),

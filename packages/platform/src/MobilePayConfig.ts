@@ -31,6 +31,17 @@ export interface GatewayKeys {
 }
 
 /**
+ * The client id and secret of integrator authentication (PoS client credentials).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface IntegratorCredentials {
+  readonly clientId: string
+  readonly clientSecret: Redacted.Redacted<string>
+}
+
+/**
  * @since 0.1.0
  * @category tags
  */
@@ -49,8 +60,14 @@ export declare namespace MobilePayConfig {
    */
   export interface Service {
     readonly environment: Environment.Environment
+    /** The OpenID Connect client: merchant consent and its refreshes. */
     readonly clientId: string
     readonly clientSecret: Redacted.Redacted<string>
+    /**
+     * The PoS integrator credentials of client credentials (`IntegratorAuth`). MobilePay issues
+     * them apart from the OpenID Connect client; without them the OpenID Connect client's are used.
+     */
+    readonly integrator: IntegratorCredentials
     readonly gateway: Option.Option<GatewayKeys>
     /** Also send `x-ibm-client-id` on the integrator token call (older docs). Default false. */
     readonly gatewayOnTokenCall: boolean
@@ -95,6 +112,8 @@ export interface Options {
   readonly environment: Environment.Environment
   readonly clientId: string
   readonly clientSecret: Redacted.Redacted<string>
+  /** Separate PoS integrator credentials; default `clientId` / `clientSecret`. */
+  readonly integrator?: IntegratorCredentials
   readonly gateway?: { readonly clientId: string; readonly clientSecret?: Redacted.Redacted<string> }
   readonly gatewayOnTokenCall?: boolean
   readonly clientSystemVersion?: string
@@ -155,6 +174,14 @@ export const validate = (
     if (Redacted.value(options.clientSecret).trim() === "") {
       return yield* Either.left(invalid("clientSecret", "is empty"))
     }
+    if (options.integrator !== undefined) {
+      if (options.integrator.clientId.trim() === "") {
+        return yield* Either.left(invalid("integrator.clientId", "is empty"))
+      }
+      if (Redacted.value(options.integrator.clientSecret).trim() === "") {
+        return yield* Either.left(invalid("integrator.clientSecret", "is empty"))
+      }
+    }
     if (options.clientSystemVersion !== undefined && !versionPattern.test(options.clientSystemVersion)) {
       return yield* Either.left(invalid("clientSystemVersion", "expected Major.Minor.Build, e.g. 1.2.3"))
     }
@@ -183,6 +210,7 @@ export const make = (options: Options): MobilePayConfig.Service => ({
   environment: options.environment,
   clientId: options.clientId,
   clientSecret: options.clientSecret,
+  integrator: options.integrator ?? { clientId: options.clientId, clientSecret: options.clientSecret },
   gateway: Option.fromNullable(options.gateway).pipe(
     Option.map((g) => ({ clientId: g.clientId, clientSecret: Option.fromNullable(g.clientSecret) }))
   ),
@@ -309,7 +337,9 @@ const durationConfig = (name: string, fallback: Duration.Duration) =>
  * The settings as a `Config`, every name under `prefix` (default `MOBILEPAY_`):
  * `ENVIRONMENT` (`sandbox-dk`, `sandbox-fi`, `production-dk`, `production-fi`, or `custom`
  * with `DISCOVERY_URL`, `ISSUER`, `INTEGRATOR_TOKEN_URL`, `API_BASE_URL`,
- * `ALLOW_INSECURE_LOOPBACK`, `KIND`: `sandbox` (default) or `production`), `CLIENT_ID`, `CLIENT_SECRET`, `GATEWAY_CLIENT_ID`,
+ * `ALLOW_INSECURE_LOOPBACK`, `KIND`: `sandbox` (default) or `production`), `CLIENT_ID`, `CLIENT_SECRET`,
+ * `INTEGRATOR_CLIENT_ID`, `INTEGRATOR_CLIENT_SECRET` (the PoS integrator credentials, each
+ * defaulting to the OpenID Connect client's), `GATEWAY_CLIENT_ID`,
  * `GATEWAY_CLIENT_SECRET`, `GATEWAY_ON_TOKEN_CALL`, `CLIENT_SYSTEM_VERSION`, `REDIRECT_URI`,
  * `SCOPES`, `SEND_VERIFIER_ON_REFRESH`, `REQUEST_TIMEOUT` (`10s` or `10 seconds`),
  * `ENCRYPTION_KEYS` (`id:base64key,...`), `CLIENT_AUTHENTICATION` (`client_secret_post` or
@@ -324,6 +354,10 @@ export const config = (prefix = "MOBILEPAY"): Config.Config<MobilePayConfig.Serv
       environment: environmentConfig,
       clientId: Config.nonEmptyString("CLIENT_ID"),
       clientSecret: Config.redacted(Config.nonEmptyString("CLIENT_SECRET")),
+      integratorClientId: Config.option(Config.nonEmptyString("INTEGRATOR_CLIENT_ID")),
+      integratorClientSecret: Config.option(
+        Config.redacted(Config.nonEmptyString("INTEGRATOR_CLIENT_SECRET"))
+      ),
       gatewayClientId: Config.option(Config.nonEmptyString("GATEWAY_CLIENT_ID")),
       gatewayClientSecret: Config.option(Config.redacted("GATEWAY_CLIENT_SECRET")),
       gatewayOnTokenCall: Config.boolean("GATEWAY_ON_TOKEN_CALL").pipe(Config.withDefault(false)),
@@ -346,6 +380,10 @@ export const config = (prefix = "MOBILEPAY"): Config.Config<MobilePayConfig.Serv
         environment: c.environment,
         clientId: c.clientId,
         clientSecret: c.clientSecret,
+        integrator: {
+          clientId: Option.getOrElse(c.integratorClientId, () => c.clientId),
+          clientSecret: Option.getOrElse(c.integratorClientSecret, () => c.clientSecret)
+        },
         gateway: Option.map(c.gatewayClientId, (clientId) => ({
           clientId,
           clientSecret: c.gatewayClientSecret

@@ -236,4 +236,58 @@ describe("createMobilePayAuth (Promise API)", () => {
       })
     )
   )
+
+  it.live("one instance, two credentials: PoS integrator client apart from the OpenID Connect client", () =>
+    Effect.flatMap(Sandbox.Sandbox, (sandbox) =>
+      Effect.promise(async () => {
+        const options = {
+          environment: sandbox.environment,
+          clientId: "oidc-client",
+          clientSecret: "oidc-secret",
+          redirectUri: REDIRECT,
+          scopes: ["invoice"] as const
+        }
+        const mp = createMobilePayAuth({
+          ...options,
+          integrator: { clientId: "pos", clientSecret: "pos-secret" }
+        })
+        // Without the integrator credentials, the OpenID Connect client is refused at the integrator endpoint.
+        const single = createMobilePayAuth(options)
+        try {
+          const token = await mp.integratorToken({ merchantVat: "DK12345678" })
+          expect(token.accessToken.value.split(".")).toHaveLength(3)
+          expect(await single.integratorToken().catch((e: unknown) => e)).toBeInstanceOf(
+            AuthError.InvalidClient
+          )
+
+          const answer = await mp.callbackHandler()(await callbackOf(mp))
+          expect(answer.status).toBe(200)
+          expect(await mp.merchants()).toHaveLength(1)
+          expect(() =>
+            createMobilePayAuth({ ...options, integrator: { clientId: "pos", clientSecret: " " } })
+          ).toThrow(
+            expect.objectContaining({ _tag: "InvalidConfiguration", setting: "integrator.clientSecret" })
+          )
+        } finally {
+          await mp.dispose()
+          await single.dispose()
+        }
+      })
+    ).pipe(
+      Effect.provide(
+        Sandbox.layer({
+          merchantClients: [
+            {
+              clientId: "oidc-client",
+              clientSecret: "oidc-secret",
+              redirectUris: [REDIRECT],
+              scopes: ["invoice"],
+              rotation: "one-time"
+            }
+          ],
+          integratorClients: [{ clientId: "pos", clientSecret: "pos-secret" }]
+        })
+      )
+    )
+  )
 })

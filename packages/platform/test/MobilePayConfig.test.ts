@@ -188,4 +188,23 @@ describe("MobilePayConfig.layerConfig", () => {
       expect(text).not.toContain(SECRET)
     })
   )
+
+  it.effect(
+    "INTEGRATOR_CLIENT_ID / INTEGRATOR_CLIENT_SECRET: separate PoS credentials, else the OpenID Connect client's",
+    () =>
+      Effect.gen(function* () {
+        const fallback = yield* load(minimal)
+        expect(fallback.integrator.clientId).toBe("pos-client")
+        expect(Redacted.value(fallback.integrator.clientSecret)).toBe(SECRET)
+        const both = yield* load({
+          ...minimal,
+          MOBILEPAY_INTEGRATOR_CLIENT_ID: "pos-integrator",
+          MOBILEPAY_INTEGRATOR_CLIENT_SECRET: "pos-integrator-secret"
+        })
+        expect(both.clientId).toBe("pos-client")
+        expect(both.integrator.clientId).toBe("pos-integrator")
+        expect(Redacted.value(both.integrator.clientSecret)).toBe("pos-integrator-secret")
+        expect(inspect(both)).not.toContain("pos-integrator-secret")
+      })
+  )
 })
