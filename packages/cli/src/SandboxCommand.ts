@@ -61,7 +61,10 @@ const clientSettings = (
     ["MOBILEPAY_CLIENT_ID", settings.merchantClient.clientId],
     ["MOBILEPAY_CLIENT_SECRET", settings.merchantClient.clientSecret],
     ["MOBILEPAY_REDIRECT_URI", settings.merchantClient.redirectUris[0] ?? ""],
-    ["MOBILEPAY_SCOPES", "invoice"]
+    ["MOBILEPAY_SCOPES", "invoice"],
+    // The PoS client on its own, for configurations that read integrator credentials apart.
+    ["MOBILEPAY_INTEGRATOR_CLIENT_ID", defaults.integratorClient.clientId],
+    ["MOBILEPAY_INTEGRATOR_CLIENT_SECRET", defaults.integratorClient.clientSecret]
   ]
 }
 

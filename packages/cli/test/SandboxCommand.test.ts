@@ -114,6 +114,7 @@ describe("mobilepay-auth sandbox", () => {
         MOBILEPAY_API_BASE_URL: baseUrl,
         MOBILEPAY_GATEWAY_CLIENT_ID: "sandbox-gateway-client",
         MOBILEPAY_CLIENT_ID: "sandbox-merchant-client",
+        MOBILEPAY_INTEGRATOR_CLIENT_ID: "sandbox-integrator-client",
         MOBILEPAY_REDIRECT_URI: "http://127.0.0.1:8765/callback"
       })
       expect(settings.MOBILEPAY_ENCRYPTION_KEYS).toMatch(/^k1:[A-Za-z0-9+/]{43}=$/)
