@@ -25,6 +25,8 @@ import * as TokenCipher from "./TokenCipher.js"
 import * as TokenManager from "./TokenManager.js"
 import * as TokenStore from "./TokenStore.js"
 import * as TokenVault from "./TokenVault.js"
+import * as VippsAccessToken from "./VippsAccessToken.js"
+import * as VippsConfig from "./VippsConfig.js"
 
 /**
  * Tuning that is not a setting of the integration: how the token manager coordinates
@@ -163,3 +165,39 @@ export const layerConfig = (
   options: Tuning & { readonly prefix?: string } = {}
 ): Layer.Layer<Services, AuthError.InvalidConfiguration | ConfigError.ConfigError, Requirements> =>
   layerFromConfig(options).pipe(Layer.provide(MobilePayConfig.layerConfig(options.prefix)))
+
+/**
+ * What {@link withVipps} and {@link withVippsConfig} add: Vipps MobilePay access tokens (the
+ * migration path) on the same token manager, store and HTTP client.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type VippsServices = VippsConfig.VippsConfig | VippsAccessToken.VippsAccessToken
+
+/**
+ * Adds Vipps MobilePay access tokens to a MobilePay layer, sharing its token manager (single
+ * flight, proactive refresh), store and hardened HTTP client:
+ * `MobilePay.layer(options).pipe(MobilePay.withVipps(vippsOptions))`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const withVipps =
+  (options: VippsConfig.Options) =>
+  <E, R>(self: Layer.Layer<Services, E, R>): Layer.Layer<Services | VippsServices, E, R> =>
+    VippsAccessToken.layer.pipe(Layer.provideMerge(VippsConfig.layer(options)), Layer.provideMerge(self))
+
+/**
+ * {@link withVipps} with the settings from `Config` (`VIPPS_*` environment variables by
+ * default; see `VippsConfig.config`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const withVippsConfig =
+  (prefix?: string) =>
+  <E, R>(
+    self: Layer.Layer<Services, E, R>
+  ): Layer.Layer<Services | VippsServices, E | ConfigError.ConfigError, R> =>
+    VippsAccessToken.layer.pipe(Layer.provideMerge(VippsConfig.layerConfig(prefix)), Layer.provideMerge(self))

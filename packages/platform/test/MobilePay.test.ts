@@ -11,6 +11,8 @@ import * as IntegratorAuth from "../src/IntegratorAuth.js"
 import * as MerchantConsent from "../src/MerchantConsent.js"
 import * as MobilePay from "../src/MobilePay.js"
 import * as TokenStore from "../src/TokenStore.js"
+import * as VippsAccessToken from "../src/VippsAccessToken.js"
+import { configOptions, MERCHANTS, sandboxVipps } from "./utils/vippsStack.js"
 
 const REDIRECT = "http://127.0.0.1:8765/callback"
 const sandboxLayer = Sandbox.layer({
@@ -199,5 +201,33 @@ describe("MobilePay.layer: settings checked when the layer is built", () => {
       const b = yield* random.bytes(16)
       expect(a).not.toEqual(b)
     })
+  )
+})
+
+describe("MobilePay.withVipps: Vipps MobilePay tokens on the same layer", () => {
+  it.effect("MobilePay and Vipps MobilePay tokens share one token manager and one HTTP client", () =>
+    Effect.gen(function* () {
+      const sandbox = yield* Sandbox.Sandbox
+      const both = services(sandbox).pipe(MobilePay.withVipps(configOptions(sandbox.baseUrl)))
+      yield* Effect.gen(function* () {
+        const vipps = yield* VippsAccessToken.VippsAccessToken
+        const integrator = yield* IntegratorAuth.IntegratorAuth
+        const partner = yield* vipps.accessToken(
+          VippsAccessToken.standard({ merchantSerialNumber: MERCHANTS[1] })
+        )
+        yield* vipps.accessToken(VippsAccessToken.standard({ merchantSerialNumber: MERCHANTS[1] }))
+        yield* integrator.accessToken()
+        expect(partner.tokenType).toBe("Bearer")
+        expect(yield* sandbox.requestCount("vippsToken")).toBe(1)
+        expect(yield* sandbox.requestCount("integratorToken")).toBe(1)
+      }).pipe(Effect.provide(both))
+    }).pipe(
+      Effect.provide(
+        Sandbox.layer({
+          integratorClients: [{ clientId: "pos", clientSecret: "pos-secret-4d1" }],
+          vipps: sandboxVipps()
+        })
+      )
+    )
   )
 })
