@@ -9,8 +9,14 @@ import { type ChildProcess, execFile, spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { pathToFileURL } from "node:url"
 
-const bin = Path.join(import.meta.dirname, "..", "bin", "mobilepay-auth.js")
+// The command from its sources, through tsx's loader (the tests run before any build; the
+// published launcher in bin/ runs the compiled dist/ instead, which the consumer test covers).
+const root = Path.resolve(import.meta.dirname, "../../..")
+const tsxLoader = pathToFileURL(Path.join(root, "node_modules/tsx/dist/loader.mjs")).href
+const source = Path.join(import.meta.dirname, "..", "src", "bin.ts")
+const command = (...args: ReadonlyArray<string>) => ["--import", tsxLoader, source, ...args]
 const KEY = `k1:${Buffer.alloc(32, 7).toString("base64")}`
 
 /** Starts the sandbox and resolves with its printed `export NAME=value` settings. */
@@ -30,15 +36,20 @@ const startSandbox = (child: ChildProcess) =>
 
 const tokenIntegrator = (env: Record<string, string>) =>
   new Promise<{ code: number; out: string; err: string }>((resolve) => {
-    execFile(process.execPath, [bin, "token", "integrator"], { env, timeout: 60_000 }, (error, out, err) =>
-      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, out, err })
+    execFile(
+      process.execPath,
+      command("token", "integrator"),
+      { env, cwd: root, timeout: 60_000 },
+      (error, out, err) =>
+        resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, out, err })
     )
   })
 
 describe("mobilepay-auth sandbox --https", () => {
   it("a client trusting the printed certificate gets a token over TLS; one that does not is refused", async () => {
     const dataDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "mobilepay-cli-https-"))
-    const sandbox = spawn(process.execPath, [bin, "sandbox", "--https", "--port", "0"], {
+    const sandbox = spawn(process.execPath, command("sandbox", "--https", "--port", "0"), {
+      cwd: root,
       stdio: ["ignore", "pipe", "pipe"]
     })
     try {
