@@ -53,6 +53,18 @@ const iso = (millis: number) => new Date(millis).toISOString()
 // Commands
 // ---------------------------------------------------------------------------
 
+// A command group run without its subcommand: the usage on stderr and exit code 2, so a script
+// that forgot the subcommand fails instead of reading the help as output.
+const group = (name: string, path: string) =>
+  Command.make(name, {}, () =>
+    Effect.gen(function* () {
+      yield* Console.error(
+        `error [Usage]: \`mobilepay-auth${path}\` needs a command\n  hint: see \`mobilepay-auth${path} --help\``
+      )
+      process.exitCode = Ui.ExitCode.usage
+    })
+  )
+
 const demo = Command.make("demo", {}, () =>
   Effect.gen(function* () {
     const code = yield* Demo.summarize(yield* Demo.run)
@@ -117,7 +129,7 @@ const tokenMerchant = Command.make(
   )
 )
 
-const token = Command.make("token").pipe(
+const token = group("token", " token").pipe(
   Command.withDescription("Print tokens."),
   Command.withSubcommands([tokenIntegrator, tokenMerchant, VippsCommand.tokenVipps])
 )
@@ -219,7 +231,7 @@ const consentComplete = Command.make("complete", { url: Args.text({ name: "redir
   }).pipe(Effect.provide(integration))
 ).pipe(Command.withDescription("Complete merchant consent from a pasted redirect URL (fragment mode)."))
 
-const consentCommand = Command.make("consent").pipe(
+const consentCommand = group("consent", " consent").pipe(
   Command.withDescription("Merchant consent (OpenID Connect hybrid flow with PKCE)."),
   Command.withSubcommands([consentStart, consentComplete])
 )
@@ -256,7 +268,7 @@ const storeList = Command.make("list", {}, () =>
   }).pipe(Effect.provide(integration))
 ).pipe(Command.withDescription("List stored merchant grants: ids, scopes, expiries (never secrets)."))
 
-const store = Command.make("store").pipe(
+const store = group("store", " store").pipe(
   Command.withDescription("The token store."),
   Command.withSubcommands([storeList])
 )
@@ -298,7 +310,7 @@ const environmentVariables = [
   "VIPPS_* (token vipps)"
 ]
 
-const root = Command.make("mobilepay-auth").pipe(
+const root = group("mobilepay-auth", "").pipe(
   Command.withDescription(
     "MobilePay authentication: tokens, consent, revocation, and an offline sandbox. Exit codes: 0 ok, 1 failure, 2 usage or configuration, 3 consent required, 4 credentials rejected, 5 unavailable. " +
       `Environment variables: ${environmentVariables.join(", ")} (see docs/getting-started.md). ` +

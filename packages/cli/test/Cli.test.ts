@@ -242,4 +242,19 @@ describe("mobilepay-auth", () => {
       expect(io.err.join("\n")).toMatch(/level=INFO .*message=refreshing merchant=m-1/)
     })
   )
+
+  it.live("a command group without its subcommand is exit 2 with the usage on stderr", () =>
+    Effect.gen(function* () {
+      const bare = yield* run({})
+      expect(bare.code).toBe(2)
+      expect(bare.out).toBe("")
+      expect(bare.err).toMatchInlineSnapshot(`
+        "error [Usage]: \`mobilepay-auth\` needs a command
+          hint: see \`mobilepay-auth --help\`"
+      `)
+      const token = yield* run({}, "token")
+      expect(token.code).toBe(2)
+      expect(token.err.split("\n")[0]).toBe("error [Usage]: `mobilepay-auth token` needs a command")
+    })
+  )
 })
