@@ -9,3 +9,8 @@ export const sourceAliases = [
   { find: /^@mobilepay-auth\/([a-z-]+)$/, replacement: `${packages}/$1/src/index.ts` },
   { find: /^@mobilepay-auth\/([a-z-]+)\/([A-Za-z/]+)$/, replacement: `${packages}/$1/src/$2.ts` }
 ]
+
+// A test's own limit, not a timing goal: CI runs the projects in parallel on two cores, where
+// vitest's 5 s default cuts off tests that pass in a second on a quiet machine. Speed is
+// measured by `pnpm bench`, never asserted here.
+export const testTimeout = 30_000

@@ -1,10 +1,11 @@
 import { defineProject } from "vitest/config"
-import { sourceAliases } from "../../vitest.shared.js"
+import { sourceAliases, testTimeout } from "../../vitest.shared.js"
 
 export default defineProject({
   resolve: { alias: sourceAliases },
   test: {
     name: "sql-sqlite",
-    include: ["test/**/*.test.ts"]
+    include: ["test/**/*.test.ts"],
+    testTimeout
   }
 })

@@ -53,7 +53,7 @@ describe("IntegratorAuth against the sandbox", () => {
         )
         expect(yield* sandbox.requestCount("integratorToken")).toBe(1000)
       }).pipe(Effect.provide(integratorStack())),
-    60_000
+    180_000
   )
 
   it.live("a wrong secret is InvalidClient, not retried, and nothing is cached", () =>

@@ -448,6 +448,6 @@ describe("MerchantConsent against the sandbox over 30 simulated days", () => {
         Effect.withClock(clock)
       )
     },
-    120_000
+    300_000
   )
 })
