@@ -4,6 +4,7 @@
  */
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
+import { AuthError } from "@mobilepay-auth/domain"
 import { Sandbox, SandboxBrowser } from "@mobilepay-auth/sandbox"
 import { ConfigProvider, Console, Effect, Fiber, Layer } from "effect"
 import * as Fs from "node:fs/promises"
@@ -257,4 +258,18 @@ describe("mobilepay-auth", () => {
       expect(token.err.split("\n")[0]).toBe("error [Usage]: `mobilepay-auth token` needs a command")
     })
   )
+
+  it("a declined consent is its own reason, with its own hint", () => {
+    const declined = Ui.describe(
+      new AuthError.ConsentRequired({ reason: "declined", merchant: "DK12345678" })
+    )
+    expect(declined.code).toBe(Ui.ExitCode.consentRequired)
+    expect(declined.line).toMatchInlineSnapshot(`
+      "error [ConsentRequired]: the merchant declined consent for merchant DK12345678
+        hint: the merchant said no at MobilePay; if that was a mistake, run \`mobilepay-auth consent start\` again"
+    `)
+    expect(Ui.describe(new AuthError.ConsentRequired({ reason: "missing" })).line).toContain(
+      "no consent is stored"
+    )
+  })
 })

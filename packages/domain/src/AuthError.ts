@@ -154,13 +154,19 @@ export class InvalidRequest extends AuthErrorClass<InvalidRequest>()("InvalidReq
  */
 export class ConsentRequired extends AuthErrorClass<ConsentRequired>()("ConsentRequired", {
   merchant: Schema.optional(Schema.String),
-  reason: Schema.Literal("revoked", "missing")
+  /** `declined`: the merchant said no at MobilePay (`access_denied`), nothing was ever stored. */
+  reason: Schema.Literal("revoked", "missing", "declined")
 }) {
   override get message() {
     const who = this.merchant ? ` for merchant ${this.merchant}` : ""
-    return this.reason === "missing"
-      ? `no consent is stored${who}: run the consent flow`
-      : `consent was revoked or has expired${who}: run the consent flow again`
+    switch (this.reason) {
+      case "missing":
+        return `no consent is stored${who}: run the consent flow`
+      case "declined":
+        return `the merchant declined consent${who}`
+      case "revoked":
+        return `consent was revoked or has expired${who}: run the consent flow again`
+    }
   }
 }
 

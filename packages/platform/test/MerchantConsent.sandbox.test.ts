@@ -61,14 +61,14 @@ describe("MerchantConsent against the sandbox", () => {
     )
   }
 
-  it.effect("a merchant who denies consent: ConsentRequired(missing), the state is used up", () =>
+  it.effect("a merchant who denies consent: ConsentRequired(declined), the state is used up", () =>
     Effect.gen(function* () {
       const consent = yield* MerchantConsent.MerchantConsent
       const { callback } = yield* authorize({}, { deny: true })
       expect(paramsOf(callback).get("error")).toBe("access_denied")
       expect(yield* Effect.flip(consent.complete(deliver(callback)))).toMatchObject({
         _tag: "ConsentRequired",
-        reason: "missing",
+        reason: "declined",
         merchant: cafe.vat
       })
       expect(yield* Effect.flip(consent.complete(deliver(callback)))).toMatchObject({

@@ -80,8 +80,15 @@ const tagOf = (e: unknown): string =>
 const tlsHint =
   "the server's certificate is not trusted; for the offline sandbox's, set NODE_EXTRA_CA_CERTS to the file `mobilepay-auth sandbox --https` prints"
 
+const declinedHint =
+  "the merchant said no at MobilePay; if that was a mistake, run `mobilepay-auth consent start` again"
+
 const hintOf = (error: unknown, tag: string): string | undefined =>
-  error instanceof AuthError.Transport && error.reason === "tls" ? tlsHint : hints[tag]
+  error instanceof AuthError.Transport && error.reason === "tls"
+    ? tlsHint
+    : error instanceof AuthError.ConsentRequired && error.reason === "declined"
+      ? declinedHint
+      : hints[tag]
 
 // Each problem of a configuration error, named by the variable as it is typed
 // (`MOBILEPAY_CLIENT_SECRET`, not the path `MOBILEPAY.CLIENT_SECRET`). A secret's missing value is

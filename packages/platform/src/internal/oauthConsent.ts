@@ -258,10 +258,14 @@ export const authorizationError = (
   | AuthError.InvalidRequest => {
   switch (code) {
     case "access_denied":
+      // The merchant said no: its own reason, so the application can tell them apart from a lost grant.
+      return new AuthError.ConsentRequired(
+        merchant === undefined ? { reason: "declined" } : { reason: "declined", merchant }
+      )
     case "consent_required":
     case "login_required":
     case "interaction_required":
-      // The merchant declined (or could not give) consent: no consent exists to use.
+      // The merchant could not give consent: no consent exists to use.
       return new AuthError.ConsentRequired(
         merchant === undefined ? { reason: "missing" } : { reason: "missing", merchant }
       )

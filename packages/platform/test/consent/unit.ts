@@ -273,7 +273,7 @@ export const unitSuite = () =>
           const binding = Option.getOrUndefined(started.binding)
           expect(yield* Effect.flip(consent.complete(denied, { binding }))).toMatchObject({
             _tag: "ConsentRequired",
-            reason: "missing"
+            reason: "declined"
           })
           expect(yield* Effect.flip(consent.complete(denied, { binding }))).toMatchObject({
             _tag: "StateMismatch"
