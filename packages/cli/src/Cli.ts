@@ -44,6 +44,11 @@ const integratorIntegration = MobilePay.layerConfig().pipe(
   Layer.provide(FetchHttpClient.layer)
 )
 
+// The merchant a command acts on, as `store list` prints it (the grant's merchant identity).
+const merchantArg = Args.text({ name: "merchant" }).pipe(
+  Args.withDescription("the merchant's identity as `mobilepay-auth store list` prints it")
+)
+
 const json = Options.boolean("json").pipe(
   Options.withDescription("print JSON (with the expiry) instead of the bare token")
 )
@@ -104,25 +109,22 @@ const tokenIntegrator = Command.make(
   )
 )
 
-const tokenMerchant = Command.make(
-  "merchant",
-  { merchant: Args.text({ name: "merchant" }), json },
-  ({ json, merchant }) =>
-    Effect.gen(function* () {
-      const consent = yield* MerchantConsent.MerchantConsent
-      const token = yield* Ui.withProgress("getting the merchant's token", consent.accessToken(merchant))
-      const info = (yield* consent.merchants).find((m) => m.merchant === merchant)
-      yield* Console.log(
-        json
-          ? JSON.stringify({
-              access_token: Redacted.value(token),
-              token_type: "Bearer",
-              merchant,
-              expires_at: info ? iso(info.accessTokenExpiresAt) : null
-            })
-          : Redacted.value(token)
-      )
-    }).pipe(Effect.provide(integration))
+const tokenMerchant = Command.make("merchant", { merchant: merchantArg, json }, ({ json, merchant }) =>
+  Effect.gen(function* () {
+    const consent = yield* MerchantConsent.MerchantConsent
+    const token = yield* Ui.withProgress("getting the merchant's token", consent.accessToken(merchant))
+    const info = (yield* consent.merchants).find((m) => m.merchant === merchant)
+    yield* Console.log(
+      json
+        ? JSON.stringify({
+            access_token: Redacted.value(token),
+            token_type: "Bearer",
+            merchant,
+            expires_at: info ? iso(info.accessTokenExpiresAt) : null
+          })
+        : Redacted.value(token)
+    )
+  }).pipe(Effect.provide(integration))
 ).pipe(
   Command.withDescription(
     "Print a valid access token for a merchant who gave consent (refreshing it if needed)."
@@ -224,7 +226,11 @@ const consentStart = Command.make(
   )
 )
 
-const consentComplete = Command.make("complete", { url: Args.text({ name: "redirect-url" }) }, ({ url }) =>
+const redirectUrlArg = Args.text({ name: "redirect-url" }).pipe(
+  Args.withDescription("the full URL the browser landed on, with its #fragment")
+)
+
+const consentComplete = Command.make("complete", { url: redirectUrlArg }, ({ url }) =>
   Effect.gen(function* () {
     const consent = yield* MerchantConsent.MerchantConsent
     yield* printConsented(yield* Ui.withProgress("completing the consent", consent.complete(url)))
@@ -236,7 +242,7 @@ const consentCommand = group("consent", " consent").pipe(
   Command.withSubcommands([consentStart, consentComplete])
 )
 
-const revoke = Command.make("revoke", { merchant: Args.text({ name: "merchant" }) }, ({ merchant }) =>
+const revoke = Command.make("revoke", { merchant: merchantArg }, ({ merchant }) =>
   Effect.gen(function* () {
     const consent = yield* MerchantConsent.MerchantConsent
     const result = yield* Ui.withProgress("revoking", consent.revoke(merchant))
@@ -273,7 +279,12 @@ const store = group("store", " store").pipe(
   Command.withSubcommands([storeList])
 )
 
-const keygen = Command.make("keygen", { id: Options.text("id").pipe(Options.withDefault("k1")) }, ({ id }) =>
+const keyId = Options.text("id").pipe(
+  Options.withDefault("k1"),
+  Options.withDescription("the key's id, written before it (default k1; use a new id to rotate)")
+)
+
+const keygen = Command.make("keygen", { id: keyId }, ({ id }) =>
   Effect.gen(function* () {
     const key = yield* TokenCipher.generateKey
     yield* Console.log(`MOBILEPAY_ENCRYPTION_KEYS=${id}:${Redacted.value(key)}`)

@@ -213,6 +213,10 @@ describe("mobilepay-auth", () => {
       expect(help.code).toBe(0)
       expect(help.out).not.toContain(String.fromCharCode(27))
       expect(help.out).toMatchSnapshot()
+      const revoke = yield* run({}, "revoke", "--help")
+      expect(revoke.out).toContain("the merchant's identity as `mobilepay-auth store list` prints it")
+      const keygen = yield* run({}, "keygen", "--help")
+      expect(keygen.out).toContain("default k1")
     })
   )
 
