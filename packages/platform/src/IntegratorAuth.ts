@@ -116,8 +116,23 @@ export const make: Effect.Effect<IntegratorAuth.Service, never, MobilePayConfig 
       obtain: () => request(vat)
     })
 
+    // One token effect per merchant VAT (and one unbound), built once: a cache hit is the
+    // manager's own path plus a map lookup.
+    const unbound = manager.get(source(Option.none()))
+    const bound = new Map<string, Effect.Effect<Token.TokenSet, Error>>()
+    const tokenOf = (vat: Option.Option<Vat.Vat>): Effect.Effect<Token.TokenSet, Error> => {
+      if (Option.isNone(vat)) return unbound
+      let token = bound.get(vat.value)
+      if (token === undefined) {
+        if (bound.size >= 10_000) bound.clear()
+        token = manager.get(source(vat))
+        bound.set(vat.value, token)
+      }
+      return token
+    }
+
     return IntegratorAuth.of({
-      accessToken: (vat = Option.none()) => manager.get(source(vat)),
+      accessToken: (vat = Option.none()) => tokenOf(vat),
       invalidate: (vat, token) => manager.invalidate(keyOf(vat), token)
     })
   })

@@ -648,40 +648,60 @@ export const make = (
       obtain: (current) => refresh(merchant, current)
     })
 
-    const accessToken = (merchant: string): Effect.Effect<Token.AccessToken, AccessTokenError> =>
-      Effect.gen(function* () {
-        yield* checkMerchant(merchant)
-        const source = sourceOf(merchant)
-        const served = yield* Effect.either(manager.get(source))
-        if (Either.isRight(served)) return served.right.accessToken
-        const error = served.left
-        if (error._tag !== "ConsentRequired") return yield* Effect.fail(error)
-        // This process may have recorded "no consent" while another one completed it: adopt the stored grant.
-        const stored = yield* manager.stored(source.key)
-        if (Option.isSome(stored) && Option.isSome(stored.value.tokens.refreshToken)) {
-          missing.delete(source.key)
-          yield* manager.install(source.key, stored.value, { persistent: false })
-          return (yield* manager.get(source)).accessToken
-        }
-        return yield* Effect.fail(
-          new AuthError.ConsentRequired({
-            merchant,
-            reason: missing.has(source.key) ? "missing" : error.reason
-          })
-        )
-      }).pipe(Effect.withSpan("mobilepay_auth.consent.access_token"))
+    // "No consent here" recovery: this process may have recorded it while another one completed
+    // the consent: adopt the stored grant. Only on failure, so a cache hit has no span and no read.
+    const recover =
+      (merchant: string, source: TokenSource<AccessTokenError>) => (error: AuthError.ConsentRequired) =>
+        Effect.gen(function* () {
+          const stored = yield* manager.stored(source.key)
+          if (Option.isSome(stored) && Option.isSome(stored.value.tokens.refreshToken)) {
+            missing.delete(source.key)
+            yield* manager.install(source.key, stored.value, { persistent: false })
+            return (yield* manager.get(source)).accessToken
+          }
+          return yield* Effect.fail(
+            new AuthError.ConsentRequired({
+              merchant,
+              reason: missing.has(source.key) ? "missing" : error.reason
+            })
+          )
+        }).pipe(Effect.withSpan("mobilepay_auth.consent.recover"))
 
+    // One token effect per merchant, built once: a cache hit is the manager's own path plus a map.
+    const tokens = new Map<string, Effect.Effect<Token.AccessToken, AccessTokenError>>()
+    const maxMemoized = 10_000
+    const accessToken = (merchant: string): Effect.Effect<Token.AccessToken, AccessTokenError> => {
+      const memoized = tokens.get(merchant)
+      if (memoized !== undefined) return memoized
+      if (!Consent.isMerchantIdentity(merchant)) {
+        return Effect.fail(
+          new AuthError.InvalidRequest({ code: "invalid_merchant", description: "not a merchant identity" })
+        )
+      }
+      const source = sourceOf(merchant)
+      const recovery = recover(merchant, source)
+      const token: Effect.Effect<Token.AccessToken, AccessTokenError> = Effect.catchAll(
+        Effect.map(manager.get(source), (set) => set.accessToken),
+        (error) => (error._tag === "ConsentRequired" ? recovery(error) : Effect.fail(error))
+      )
+      if (tokens.size >= maxMemoized) tokens.clear()
+      tokens.set(merchant, token)
+      return token
+    }
+
+    // Served from the manager's memory when it holds the grant: no store read, no decryption.
     const tokenSource = (merchant: string) =>
       Effect.gen(function* () {
-        const stored = yield* manager.stored(keyOf(merchant))
-        if (Option.isNone(stored))
+        const attributes = yield* manager.attributes(keyOf(merchant))
+        if (Option.isNone(attributes))
           return yield* Effect.fail(new AuthError.ConsentRequired({ merchant, reason: "missing" }))
-        const attributes = stored.value.attributes
-        const bound = Grant.text(attributes, "merchantBound") === "true"
+        const bound = Grant.text(attributes.value, "merchantBound") === "true"
         return {
           token: accessToken(merchant),
           invalidate: (token: Token.AccessToken) => manager.invalidate(keyOf(merchant), token),
-          merchantVat: bound ? Option.none() : Option.fromNullable(Grant.text(attributes, "merchantVat"))
+          merchantVat: bound
+            ? Option.none()
+            : Option.fromNullable(Grant.text(attributes.value, "merchantVat"))
         }
       })
 

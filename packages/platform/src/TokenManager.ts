@@ -118,6 +118,13 @@ export declare namespace TokenManager {
     readonly remove: (key: string) => Effect.Effect<void, AuthError.StoreFailure>
     /** The stored grant of a key, if any (for listings; never log it). */
     readonly stored: (key: string) => Effect.Effect<Option.Option<Grant>, AuthError.StoreFailure>
+    /**
+     * The attributes of a key's grant (nothing secret): from memory when this process holds the
+     * grant, else read from the store. No decryption on the hot path.
+     */
+    readonly attributes: (
+      key: string
+    ) => Effect.Effect<Option.Option<Grant["attributes"]>, AuthError.StoreFailure>
   }
 }
 
@@ -168,6 +175,18 @@ const byKind = <M extends Metric.Metric.Counter<number>>(metric: M) => {
 const requestsOf = byKind(requests)
 const refreshesOf = byKind(refreshes)
 const hitsOf = byKind(hits)
+// The increment itself, built once per kind: an Effect is a description, reusable on every hit.
+const hitOf = (() => {
+  const cache = new Map<string, Effect.Effect<void>>()
+  return (kind: string) => {
+    let hit = cache.get(kind)
+    if (hit === undefined) {
+      hit = Metric.increment(hitsOf(kind))
+      cache.set(kind, hit)
+    }
+    return hit
+  }
+})()
 const failuresOf = byKind(failures)
 
 interface Entry {
@@ -488,7 +507,7 @@ export const make = (
           const decision = TokenLifecycle.decide(entry.state, now)
           switch (decision._tag) {
             case "Serve":
-              return Effect.as(Metric.increment(hitsOf(source.kind)), decision.tokens)
+              return Effect.as(hitOf(source.kind), decision.tokens)
             case "ServeAndRefresh":
             case "RefreshNow": {
               // Shutting down: no new token request. A still-fresh token is served; anyone who
@@ -578,8 +597,27 @@ export const make = (
         })
       )
 
+    const attributes = (key: string) =>
+      Effect.suspend(() => {
+        const entry = entries.get(key)
+        const state = entry?.state
+        if (
+          entry !== undefined &&
+          state !== undefined &&
+          state._tag !== "ConsentRequired" &&
+          (Option.isSome(state.current) || Option.isSome(state.refreshToken))
+        ) {
+          return Effect.succeed(Option.some(entry.attributes))
+        }
+        return Effect.map(
+          readStored(key),
+          Option.map((stored) => stored.value.attributes)
+        )
+      })
+
     return TokenManager.of({
       get,
+      attributes,
       invalidate: (key, accessToken) =>
         Effect.clockWith((clock) =>
           Effect.sync(() => {

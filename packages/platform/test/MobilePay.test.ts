@@ -231,3 +231,63 @@ describe("MobilePay.withVipps: Vipps MobilePay tokens on the same layer", () => 
     )
   )
 })
+
+describe("MobilePay.layer: the cached merchant path", () => {
+  it.effect("tokenSource and accessToken of a merchant held in memory read nothing from the store", () =>
+    withSandbox((sandbox) =>
+      Effect.gen(function* () {
+        let reads = 0
+        const counted = Layer.effect(
+          TokenStore.TokenStore,
+          Effect.map(TokenStore.makeMemory, (store) =>
+            TokenStore.TokenStore.of({
+              ...store,
+              get: (key) =>
+                Effect.zipRight(
+                  Effect.sync(() => reads++),
+                  store.get(key)
+                )
+            })
+          )
+        )
+        return yield* Effect.gen(function* () {
+          const consent = yield* MerchantConsent.MerchantConsent
+          const authorization = yield* consent.begin({ merchantVat: "DK12345678", bindToUserAgent: false })
+          const callback = yield* SandboxBrowser.consent(authorization.url, { redirectUri: REDIRECT }).pipe(
+            Effect.provideService(HttpClient.HttpClient, sandbox.client)
+          )
+          if (callback._tag !== "FormPost") return yield* Effect.die("expected form_post")
+          const { merchant } = yield* consent.complete(callback.request)
+          const first = yield* consent.accessToken(merchant)
+          reads = 0
+          for (let i = 0; i < 20; i++) {
+            const source = yield* consent.tokenSource(merchant)
+            expect(yield* source.token).toEqual(first)
+            // The sandbox's tokens are bound to the merchant: no VAT header is needed.
+            expect(Option.isNone(source.merchantVat)).toBe(true)
+          }
+          expect(reads).toBe(0)
+          // A merchant this process does not hold is still read from the store.
+          expect(yield* Effect.flip(consent.tokenSource("someone-else"))).toMatchObject({
+            _tag: "ConsentRequired",
+            reason: "missing"
+          })
+          expect(reads).toBe(1)
+        }).pipe(
+          Effect.provide(
+            services(
+              sandbox,
+              {
+                clientId: "app",
+                clientSecret: Redacted.make("app-secret-4d1"),
+                redirectUri: REDIRECT,
+                scopes: ["invoice"]
+              },
+              counted
+            )
+          )
+        )
+      })
+    )
+  )
+})
