@@ -25,7 +25,4 @@ export const Nonce = Brand.nominal<Nonce>()
  * @since 0.1.0
  * @category constructors
  */
-export const generate: Effect.Effect<Nonce, never> = Effect.map(
-  SecureRandom.base64url(32),
-  Nonce
-)
+export const generate: Effect.Effect<Nonce, never> = Effect.map(SecureRandom.base64url(32), Nonce)

@@ -25,7 +25,4 @@ export const State = Brand.nominal<State>()
  * @since 0.1.0
  * @category constructors
  */
-export const generate: Effect.Effect<State, never> = Effect.map(
-  SecureRandom.base64url(32),
-  State
-)
+export const generate: Effect.Effect<State, never> = Effect.map(SecureRandom.base64url(32), State)

@@ -110,10 +110,7 @@ describe("VippsConfig.layerConfig", () => {
         yield* failsNaming({ ...minimal, VIPPS_MERCHANT_SERIAL_NUMBER: msn }, "MERCHANT_SERIAL_NUMBER")
       }
       yield* failsNaming({ ...minimal, VIPPS_SHARE_TOKENS: "maybe" }, "SHARE_TOKENS")
-      yield* failsNaming(
-        { ...minimal, VIPPS_SPECIALIZED_TOKEN_PATH: "miami" },
-        "SPECIALIZED_TOKEN_PATH"
-      )
+      yield* failsNaming({ ...minimal, VIPPS_SPECIALIZED_TOKEN_PATH: "miami" }, "SPECIALIZED_TOKEN_PATH")
     })
   )
 })

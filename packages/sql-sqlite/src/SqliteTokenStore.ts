@@ -52,7 +52,8 @@ const openFailure = (cause: unknown) =>
   new AuthError.StoreFailure({
     operation: "open",
     reason: "unavailable",
-    description: SqlTokenStore.storeFailure("open")({ message: "could not prepare the database file", cause }).description
+    description: SqlTokenStore.storeFailure("open")({ message: "could not prepare the database file", cause })
+      .description
   })
 
 const prepareFile = (filename: string) =>
@@ -83,7 +84,9 @@ export const layerClient = (
       const created = yield* prepareFile(options.filename)
       const client = yield* SqliteClient.make({ filename: options.filename }).pipe(
         Effect.catchAllDefect((defect) =>
-          Effect.fail(SqlTokenStore.storeFailureFromDefect("open", "could not open the database file", defect))
+          Effect.fail(
+            SqlTokenStore.storeFailureFromDefect("open", "could not open the database file", defect)
+          )
         )
       )
       if (created) {

@@ -52,5 +52,8 @@ export const storeFailure: (
  * @since 0.1.0
  * @category errors
  */
-export const storeFailureFromDefect: (operation: string, message: string, defect: unknown) => AuthError.StoreFailure =
-  failure.fromDefect
+export const storeFailureFromDefect: (
+  operation: string,
+  message: string,
+  defect: unknown
+) => AuthError.StoreFailure = failure.fromDefect
