@@ -31,6 +31,9 @@ import * as MobilePay from "./MobilePay.js"
 import * as MobilePayConfig from "./MobilePayConfig.js"
 import * as MobilePayHttpClient from "./MobilePayHttpClient.js"
 import type * as TokenCipher from "./TokenCipher.js"
+import * as VippsAccessToken from "./VippsAccessToken.js"
+import * as VippsConfig from "./VippsConfig.js"
+import * as VippsHttpClient from "./VippsHttpClient.js"
 import * as TokenStore from "./TokenStore.js"
 
 /**
@@ -70,6 +73,16 @@ export interface MobilePayAuthOptions {
   readonly clientAuthentication?: MobilePayConfig.ClientAuthentication
   /** The `fetch` every request goes through (a proxy, an undici `Agent` wrapper). Default `globalThis.fetch`. */
   readonly fetch?: typeof globalThis.fetch
+  /**
+   * Vipps MobilePay access tokens (the migration path), on the same token manager, store and
+   * HTTP client: `vippsToken` and `fetch({ vipps: ... })`. Secrets given as strings are wrapped
+   * in `Redacted` at once.
+   */
+  readonly vipps?: Omit<VippsConfig.Options, "environment" | "clientSecret" | "subscriptionKey"> & {
+    readonly environment: VippsConfig.VippsEnvironment | "test" | "production"
+    readonly clientSecret: string | Redacted.Redacted<string>
+    readonly subscriptionKey?: string | Redacted.Redacted<string>
+  }
   /**
    * How long `dispose` lets a refresh that is underway store its rotated grant. Default 10 s;
    * see `TokenManager.Options.shutdownTimeout`.
@@ -252,6 +265,20 @@ export interface ConsentStart {
 export type Target =
   | { readonly merchant: string }
   | { readonly integrator: true; readonly merchantVat: string; readonly bound?: boolean }
+  | { readonly vipps: VippsTarget }
+
+/**
+ * Which Vipps MobilePay token a call uses: standard (partner keys, per merchant serial number;
+ * `null` for a partner-level token, absent for the configured one) or specialized (`/miami/v1/token`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface VippsTarget {
+  readonly merchantSerialNumber?: string | null
+  readonly specialized?: boolean
+  readonly scope?: string
+}
 
 /**
  * @since 0.1.0
@@ -262,6 +289,8 @@ export interface MobilePayAuth {
   readonly integratorToken: (options?: { readonly merchantVat?: string }) => Promise<IntegratorToken>
   /** A valid access token for a merchant who consented, refreshed as needed. */
   readonly merchantToken: (merchant: string) => Promise<SecretToken>
+  /** A valid Vipps MobilePay access token (needs the `vipps` option). */
+  readonly vippsToken: (target?: VippsTarget) => Promise<SecretToken>
   /**
    * Starts a consent. Send the merchant's browser to `url` and keep `binding` in that browser
    * (answer with `setCookie` as a `Set-Cookie` header, or use {@link MobilePayAuth.beginHandler}),
@@ -305,6 +334,26 @@ export interface MobilePayAuth {
    */
   readonly dispose: () => Promise<void>
 }
+
+const secret = (value: string | Redacted.Redacted<string>): Redacted.Redacted<string> =>
+  Redacted.isRedacted(value) ? value : Redacted.make(value)
+
+const vippsConfigOptions = ({
+  environment,
+  clientSecret,
+  subscriptionKey,
+  ...rest
+}: NonNullable<MobilePayAuthOptions["vipps"]>): VippsConfig.Options => ({
+  ...rest,
+  environment:
+    environment === "test"
+      ? VippsConfig.test
+      : environment === "production"
+        ? VippsConfig.production
+        : environment,
+  clientSecret: secret(clientSecret),
+  ...(subscriptionKey === undefined ? {} : { subscriptionKey: secret(subscriptionKey) })
+})
 
 // The settings in `MobilePayConfig`'s terms; secrets wrapped in `Redacted` at once.
 const configOptions = (options: MobilePayAuthOptions): MobilePay.Options => ({
@@ -381,6 +430,39 @@ export const createMobilePayAuth = (options: MobilePayAuthOptions): MobilePayAut
   )
   const runtime = ManagedRuntime.make(services)
   type Services = ManagedRuntime.ManagedRuntime.Context<typeof runtime>
+  // Vipps MobilePay, when configured: a second runtime over the first one's services, so both
+  // share the token manager, the store and the HTTP client.
+  const vippsOptions = options.vipps
+  const vippsRuntime =
+    vippsOptions === undefined
+      ? undefined
+      : ManagedRuntime.make(
+          Layer.effectContext(Effect.map(runtime.runtimeEffect, (rt) => rt.context)).pipe(
+            MobilePay.withVipps(vippsConfigOptions(vippsOptions))
+          )
+        )
+  const runVipps = async <A, E>(
+    effect: Effect.Effect<A, E, MobilePay.VippsServices | Services>
+  ): Promise<A> => {
+    if (vippsRuntime === undefined) {
+      throw new AuthError.InvalidConfiguration({
+        setting: "vipps",
+        description: "Vipps MobilePay is not configured",
+        hint: "pass the vipps option to createMobilePayAuth"
+      })
+    }
+    const exit = await vippsRuntime.runPromiseExit(effect)
+    if (Exit.isSuccess(exit)) return exit.value
+    throw Cause.squash(exit.cause)
+  }
+  const vippsAuthentication = (target: VippsTarget) =>
+    target.specialized === true
+      ? VippsAccessToken.specialized(target.scope === undefined ? {} : { scope: target.scope })
+      : VippsAccessToken.standard(
+          target.merchantSerialNumber === undefined
+            ? {}
+            : { merchantSerialNumber: target.merchantSerialNumber }
+        )
 
   // Rejects with the typed error itself (not a wrapper), so callers can switch on `_tag`.
   const run = async <A, E>(effect: Effect.Effect<A, E, Services>): Promise<A> => {
@@ -455,23 +537,43 @@ export const createMobilePayAuth = (options: MobilePayAuthOptions): MobilePayAut
       const options = toConsentCallbackOptions(opts)
       return (request) => run(ConsentCallback.handle(request, options))
     },
-    fetch: (target, input, init) =>
-      run(
-        Effect.gen(function* () {
-          const client =
-            "merchant" in target
-              ? yield* MobilePayHttpClient.merchant(target.merchant)
-              : yield* MobilePayHttpClient.integrator({
-                  merchantVat: yield* Vat.parse(target.merchantVat),
-                  bound: target.bound ?? false
-                })
-          const request = yield* AuthHttp.fromWebRequest(
-            new Request(new URL(input, config.environment.apiBaseUrl), init)
-          )
-          return yield* Effect.flatMap(client.execute(request), AuthHttp.toWebResponse)
-        })
+    vippsToken: (target = {}) =>
+      runVipps(
+        Effect.flatMap(VippsAccessToken.VippsAccessToken, (t) =>
+          t.accessToken(vippsAuthentication(target))
+        ).pipe(Effect.map((tokens) => new SecretToken(Redacted.value(tokens.accessToken))))
       ),
+    fetch: (target, input, init) =>
+      "vipps" in target
+        ? runVipps(
+            Effect.gen(function* () {
+              const client = yield* VippsHttpClient.make(vippsAuthentication(target.vipps))
+              const config = yield* VippsConfig.VippsConfig
+              const request = yield* AuthHttp.fromWebRequest(
+                new Request(new URL(input, config.environment.baseUrl), init)
+              )
+              return yield* Effect.flatMap(client.execute(request), AuthHttp.toWebResponse)
+            })
+          )
+        : run(
+            Effect.gen(function* () {
+              const client =
+                "merchant" in target
+                  ? yield* MobilePayHttpClient.merchant(target.merchant)
+                  : yield* MobilePayHttpClient.integrator({
+                      merchantVat: yield* Vat.parse(target.merchantVat),
+                      bound: target.bound ?? false
+                    })
+              const request = yield* AuthHttp.fromWebRequest(
+                new Request(new URL(input, config.environment.apiBaseUrl), init)
+              )
+              return yield* Effect.flatMap(client.execute(request), AuthHttp.toWebResponse)
+            })
+          ),
     ready: () => run(Effect.void),
-    dispose: () => runtime.dispose()
+    dispose: async () => {
+      await vippsRuntime?.dispose()
+      await runtime.dispose()
+    }
   }
 }

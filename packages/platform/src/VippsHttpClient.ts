@@ -138,7 +138,7 @@ export const make = (
 ): Effect.Effect<
   HttpClient.HttpClient.With<Error>,
   AuthError.InvalidRequest,
-  AuthHttp | VippsConfig | VippsAccessToken | SecureRandom.SecureRandom
+  AuthHttp | VippsConfig | VippsAccessToken
 > =>
   Effect.gen(function* () {
     const http = yield* AuthHttp

@@ -5,6 +5,14 @@ import { Effect } from "effect"
 import { inspect } from "node:util"
 import { createMobilePayAuth, type MobilePayAuthOptions, SecretToken } from "../src/MobilePayAuth.js"
 import * as TokenStore from "../src/TokenStore.js"
+import * as VippsConfig from "../src/VippsConfig.js"
+import {
+  MERCHANTS,
+  sandboxVipps,
+  VIPPS_CLIENT_ID,
+  VIPPS_CLIENT_SECRET,
+  VIPPS_SUBSCRIPTION_KEY
+} from "./utils/vippsStack.js"
 
 const REDIRECT = "http://127.0.0.1:8765/callback"
 
@@ -289,5 +297,62 @@ describe("createMobilePayAuth (Promise API)", () => {
         })
       )
     )
+  )
+
+  it.live(
+    "Vipps MobilePay: vippsToken and fetch({ vipps }) on the same instance, cached per merchant serial number",
+    () =>
+      Effect.gen(function* () {
+        const sandbox = yield* Sandbox.Sandbox
+        yield* Effect.promise(async () => {
+          const mp = createMobilePayAuth({
+            environment: sandbox.environment,
+            clientId: "app",
+            clientSecret: "app-secret",
+            vipps: {
+              environment: VippsConfig.custom({ baseUrl: sandbox.baseUrl, allowInsecureLoopback: true }),
+              clientId: VIPPS_CLIENT_ID,
+              clientSecret: VIPPS_CLIENT_SECRET,
+              subscriptionKey: VIPPS_SUBSCRIPTION_KEY,
+              merchantSerialNumber: MERCHANTS[0]
+            }
+          })
+          try {
+            const token = await mp.vippsToken({ merchantSerialNumber: MERCHANTS[1] })
+            expect(String(token)).not.toContain(token.value)
+            expect((await mp.vippsToken({ merchantSerialNumber: MERCHANTS[1] })).value).toBe(token.value)
+            const created = await mp.fetch(
+              { vipps: { merchantSerialNumber: MERCHANTS[1] } },
+              "/epayment/v1/payments",
+              {
+                method: "POST",
+                headers: { "content-type": "application/json" },
+                body: JSON.stringify({
+                  amount: { currency: "NOK", value: 4900 },
+                  paymentMethod: { type: "WALLET" },
+                  reference: "facade-10001",
+                  userFlow: "WEB_REDIRECT",
+                  returnUrl: "https://shop.example/return"
+                })
+              }
+            )
+            expect(created.status).toBe(201)
+            const [sent] = (await Effect.runPromise(sandbox.requests("vippsApi"))).slice(-1)
+            expect(sent?.headers["merchant-serial-number"]).toBe(MERCHANTS[1])
+            expect(sent?.headers["idempotency-key"]).toBeDefined()
+            expect(await Effect.runPromise(sandbox.requestCount("vippsToken"))).toBe(1)
+          } finally {
+            await mp.dispose()
+          }
+          const without = createMobilePayAuth({
+            environment: sandbox.environment,
+            clientId: "app",
+            clientSecret: "s"
+          })
+          const refused = await without.vippsToken().catch((e: unknown) => e)
+          expect(refused).toMatchObject({ _tag: "InvalidConfiguration", setting: "vipps" })
+          await without.dispose()
+        })
+      }).pipe(Effect.provide(Sandbox.layer({ vipps: sandboxVipps() })))
   )
 })
