@@ -7,7 +7,7 @@ import { MerchantConsent, MobilePay } from "@mobilepay-auth/platform"
 import type * as TokenManager from "@mobilepay-auth/platform/TokenManager"
 import { Sandbox, SandboxBrowser } from "@mobilepay-auth/sandbox"
 import { SqliteTokenStore } from "@mobilepay-auth/sql-sqlite"
-import { ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
+import { Effect, Layer, Option, Redacted } from "effect"
 
 const REDIRECT = "http://127.0.0.1:8766/callback"
 
@@ -46,10 +46,9 @@ const main = Effect.gen(function* () {
     Layer.provide(SqliteTokenStore.layerConfig()),
     Layer.provide(FetchHttpClient.layer)
   )
-  const merchant = yield* program.pipe(
-    Effect.provide(MobilePayLive),
-    Effect.withConfigProvider(ConfigProvider.fromMap(env))
-  )
+  // Settings from real environment variables, as a deployed application reads them.
+  for (const [name, value] of env) process.env[name] = value
+  const merchant = yield* program.pipe(Effect.provide(MobilePayLive))
   console.log(`effect app: merchant ${merchant} consented and served from the SQLite store: ok`)
 })
 
