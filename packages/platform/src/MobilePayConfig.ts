@@ -199,9 +199,10 @@ export const validate = (
   })
 
 /**
- * The settings from options, unchecked (see {@link validate}); `encryptionKeys` given as a
- * string are parsed, and dropped when malformed: use {@link validate} or {@link layer} to be
- * told.
+ * The settings from options, for values known to be well formed (tests, generated keys).
+ * Malformed encryption keys throw `InvalidConfiguration` rather than being dropped (as a
+ * malformed duration throws in `Duration.decode`); {@link validate} and {@link layer} check
+ * every setting and return the error instead.
  *
  * @since 0.1.0
  * @category constructors
@@ -221,7 +222,7 @@ export const make = (options: Options): MobilePayConfig.Service => ({
   sendVerifierOnRefresh: options.sendVerifierOnRefresh ?? true,
   policy: options.policy ?? TokenLifecycle.defaultPolicy,
   requestTimeout: Duration.decode(options.requestTimeout ?? "10 seconds"),
-  encryptionKeys: Either.getOrElse(keysOf(options.encryptionKeys), () => Option.none()),
+  encryptionKeys: Either.getOrThrowWith(keysOf(options.encryptionKeys), (error) => error),
   clientAuthentication: options.clientAuthentication ?? "auto"
 })
 
