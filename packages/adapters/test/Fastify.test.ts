@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Fastify } from "@mobilepay-auth/adapters"
 import fastify from "fastify"
-import { clearsBinding, consentThrough, serve, type Listener } from "./harness.js"
+import { consentContract, type Listener, serve } from "./harness.js"
 
 const app = async (source: Parameters<typeof Fastify.consent>[0]): Promise<Listener> => {
   // No content-type parser added by hand: the plugin reads the form_post itself.
@@ -25,29 +25,7 @@ const app = async (source: Parameters<typeof Fastify.consent>[0]): Promise<Liste
 }
 
 describe("Fastify adapter", () => {
-  it("completes a consent against the sandbox through Fastify 5 (Promise API)", () =>
-    serve("promise", app, async (served) => {
-      const answer = await consentThrough(served)
-      expect(answer.status).toBe(303)
-      expect(answer.headers.get("location")).toBe("/done")
-      clearsBinding(answer)
-      expect(await served.merchants()).toHaveLength(1)
-    }))
-
-  it("runs on the Effect MerchantConsent service too", () =>
-    serve("effect", app, async (served) => {
-      const answer = await consentThrough(served)
-      expect(answer.status).toBe(303)
-      expect(await served.merchants()).toHaveLength(1)
-    }))
-
-  it("refuses a callback without the binding cookie, and stores nothing", () =>
-    serve("promise", app, async (served) => {
-      const answer = await consentThrough(served, { withCookie: false })
-      expect(answer.status).toBe(400)
-      clearsBinding(answer)
-      expect(await served.merchants()).toHaveLength(0)
-    }))
+  consentContract("Fastify 5", app, 303, (answer) => expect(answer.headers.get("location")).toBe("/done"))
 
   it("keeps its form parser to itself: other routes still refuse a form with 415", () =>
     serve("promise", app, async (served) => {

@@ -2,7 +2,7 @@ import { getRequestListener } from "@hono/node-server"
 import { describe, expect, it } from "@effect/vitest"
 import { Hono } from "@mobilepay-auth/adapters"
 import { Hono as HonoApp } from "hono"
-import { clearsBinding, consentThrough, serve } from "./harness.js"
+import { consentContract, serve } from "./harness.js"
 
 const app = (source: Parameters<typeof Hono.callback>[0]) => {
   const app = new HonoApp()
@@ -13,29 +13,7 @@ const app = (source: Parameters<typeof Hono.callback>[0]) => {
 }
 
 describe("Hono adapter", () => {
-  it("completes a consent against the sandbox through Hono on Node (Promise API)", () =>
-    serve("promise", app, async (served) => {
-      const answer = await consentThrough(served)
-      expect(answer.status).toBe(303)
-      expect(answer.headers.get("location")).toBe("/done")
-      clearsBinding(answer)
-      expect(await served.merchants()).toHaveLength(1)
-    }))
-
-  it("runs on the Effect MerchantConsent service too", () =>
-    serve("effect", app, async (served) => {
-      const answer = await consentThrough(served)
-      expect(answer.status).toBe(303)
-      expect(await served.merchants()).toHaveLength(1)
-    }))
-
-  it("refuses a callback without the binding cookie, and stores nothing", () =>
-    serve("promise", app, async (served) => {
-      const answer = await consentThrough(served, { withCookie: false })
-      expect(answer.status).toBe(400)
-      clearsBinding(answer)
-      expect(await served.merchants()).toHaveLength(0)
-    }))
+  consentContract("Hono on Node", app, 303, (answer) => expect(answer.headers.get("location")).toBe("/done"))
 
   it("a begin that cannot begin reaches app.onError with the typed error", () =>
     serve(

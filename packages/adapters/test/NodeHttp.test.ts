@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { NodeHttp } from "@mobilepay-auth/adapters"
-import { clearsBinding, consentThrough, type Listener, serve } from "./harness.js"
+import { consentContract, type Listener, serve } from "./harness.js"
 
 const app = (source: Parameters<typeof NodeHttp.callback>[0]): Listener => {
   const begin = NodeHttp.begin(source, (req) => ({
@@ -15,29 +15,9 @@ const app = (source: Parameters<typeof NodeHttp.callback>[0]): Listener => {
 }
 
 describe("Node (req, res) adapter", () => {
-  it("completes a consent against the sandbox through node:http (Promise API)", () =>
-    serve("promise", app, async (served) => {
-      const answer = await consentThrough(served)
-      expect(answer.status).toBe(200)
-      expect(await answer.text()).toContain("Consent received for merchant")
-      clearsBinding(answer)
-      expect(await served.merchants()).toHaveLength(1)
-    }))
-
-  it("runs on the Effect MerchantConsent service too", () =>
-    serve("effect", app, async (served) => {
-      const answer = await consentThrough(served)
-      expect(answer.status).toBe(200)
-      expect(await served.merchants()).toHaveLength(1)
-    }))
-
-  it("refuses a callback without the binding cookie, and stores nothing", () =>
-    serve("promise", app, async (served) => {
-      const answer = await consentThrough(served, { withCookie: false })
-      expect(answer.status).toBe(400)
-      clearsBinding(answer)
-      expect(await served.merchants()).toHaveLength(0)
-    }))
+  consentContract("node:http", app, 200, async (answer) =>
+    expect(await answer.text()).toContain("Consent received for merchant")
+  )
 
   it("answers a begin that cannot begin with a 400 page and no cookie", () =>
     serve("promise", app, async (served) => {

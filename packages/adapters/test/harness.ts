@@ -8,7 +8,7 @@ import type { Consent } from "@mobilepay-auth/adapters"
 import { createMobilePayAuth, MerchantConsent, MobilePay, TokenStore } from "@mobilepay-auth/platform"
 import { Sandbox, SandboxBrowser } from "@mobilepay-auth/sandbox"
 import { Context, Effect, Exit, Layer, ManagedRuntime, Redacted, Scope } from "effect"
-import { expect } from "vitest"
+import { expect, it } from "vitest"
 
 export type Listener = (req: Http.IncomingMessage, res: Http.ServerResponse) => void
 
@@ -123,3 +123,39 @@ export const clearsBinding = (response: Response) =>
   expect(response.headers.getSetCookie()).toContainEqual(
     expect.stringMatching(/^__Host-mobilepay-consent=; .*Max-Age=0/)
   )
+
+/**
+ * The tests every adapter passes: a full consent on the Promise API (checked by `succeeded`,
+ * the binding cookie cleared, the grant stored) and on the Effect service (answered with
+ * `successStatus`), and a callback without the binding cookie refused with nothing stored.
+ */
+export const consentContract = (
+  through: string,
+  mount: (source: Consent.Source) => Listener | Promise<Listener>,
+  successStatus: number,
+  succeeded: (answer: Response) => Promise<void> | void
+): void => {
+  it(`completes a consent against the sandbox through ${through} (Promise API)`, () =>
+    serve("promise", mount, async (served) => {
+      const answer = await consentThrough(served)
+      expect(answer.status).toBe(successStatus)
+      await succeeded(answer)
+      clearsBinding(answer)
+      expect(await served.merchants()).toHaveLength(1)
+    }))
+
+  it("runs on the Effect MerchantConsent service too", () =>
+    serve("effect", mount, async (served) => {
+      const answer = await consentThrough(served)
+      expect(answer.status).toBe(successStatus)
+      expect(await served.merchants()).toHaveLength(1)
+    }))
+
+  it("refuses a callback without the binding cookie, and stores nothing", () =>
+    serve("promise", mount, async (served) => {
+      const answer = await consentThrough(served, { withCookie: false })
+      expect(answer.status).toBe(400)
+      clearsBinding(answer)
+      expect(await served.merchants()).toHaveLength(0)
+    }))
+}

@@ -2,51 +2,19 @@
  * The `mobilepay-auth` commands, run in process against the sandbox with settings from a
  * ConfigProvider (as from environment variables), output captured from the Console.
  */
-import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { AuthError } from "@mobilepay-auth/domain"
 import { Sandbox, SandboxBrowser } from "@mobilepay-auth/sandbox"
-import { ConfigProvider, Console, Effect, Fiber, Layer } from "effect"
+import { Effect, Fiber, Layer } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { cli } from "../src/Cli.js"
 import { freePort } from "../src/internal/freePort.js"
 import * as Ui from "../src/internal/ui.js"
+import { captured, command, run } from "./utils/run.js"
 
 const SECRET = "cli-test-secret-5d1e"
 const KEY = `k1:${Buffer.alloc(32, 3).toString("base64")}`
-
-const captured = () => {
-  const out: Array<string> = []
-  const err: Array<string> = []
-  const console: Console.Console = {
-    ...globalThis.console,
-    [Console.TypeId]: Console.TypeId,
-    unsafe: {
-      ...globalThis.console,
-      log: (...args: ReadonlyArray<unknown>) => void out.push(args.map(String).join(" ")),
-      error: (...args: ReadonlyArray<unknown>) => void err.push(args.map(String).join(" "))
-    },
-    log: (...args: ReadonlyArray<unknown>) => Effect.sync(() => void out.push(args.map(String).join(" "))),
-    error: (...args: ReadonlyArray<unknown>) => Effect.sync(() => void err.push(args.map(String).join(" ")))
-  } as unknown as Console.Console
-  return { console, out, err }
-}
-
-const run = (env: Record<string, string>, ...args: Array<string>) =>
-  Effect.gen(function* () {
-    const io = captured()
-    process.exitCode = 0
-    yield* cli(["node", "mobilepay-auth", ...args]).pipe(
-      Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)), { pathDelim: "_" })),
-      Effect.withConsole(io.console),
-      Effect.provide(NodeContext.layer)
-    )
-    const code = process.exitCode ?? 0
-    process.exitCode = 0
-    return { code, out: io.out.join("\n"), err: io.err.join("\n") }
-  })
 
 const withSetup = <A, E>(
   f: (env: Record<string, string>, sandbox: Sandbox.Sandbox.Service) => Effect.Effect<A, E>
@@ -113,15 +81,7 @@ describe("mobilepay-auth", () => {
       Effect.gen(function* () {
         const io = captured()
         process.exitCode = 0
-        const fiber = yield* Effect.fork(
-          cli(["node", "mobilepay-auth", "consent", "start", "--vat", "DK12345678"]).pipe(
-            Effect.withConfigProvider(
-              ConfigProvider.fromMap(new Map(Object.entries(env)), { pathDelim: "_" })
-            ),
-            Effect.withConsole(io.console),
-            Effect.provide(NodeContext.layer)
-          )
-        )
+        const fiber = yield* Effect.fork(command(env, ["consent", "start", "--vat", "DK12345678"], io).effect)
         let url: string | undefined
         for (let i = 0; i < 100 && url === undefined; i++) {
           yield* Effect.sleep("50 millis")

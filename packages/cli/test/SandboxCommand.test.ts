@@ -3,52 +3,13 @@
  * knob from flags and `MOBILEPAY_SANDBOX_*` variables, gateway keys by default, a busy port as one
  * line with a hint, and `--help` naming each default.
  */
-import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Console, Effect } from "effect"
+import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { cli } from "../src/Cli.js"
-
-const captured = () => {
-  const out: Array<string> = []
-  const err: Array<string> = []
-  const push =
-    (to: Array<string>) =>
-    (...args: ReadonlyArray<unknown>) =>
-      void to.push(args.map(String).join(" "))
-  const console = {
-    ...globalThis.console,
-    [Console.TypeId]: Console.TypeId,
-    unsafe: { ...globalThis.console, log: push(out), error: push(err) },
-    log: (...args: ReadonlyArray<unknown>) => Effect.sync(() => push(out)(...args)),
-    error: (...args: ReadonlyArray<unknown>) => Effect.sync(() => push(err)(...args))
-  } as unknown as Console.Console
-  return { console, out, err }
-}
-
-const command = (env: Record<string, string>, args: ReadonlyArray<string>) => {
-  const io = captured()
-  const effect = cli(["node", "mobilepay-auth", ...args]).pipe(
-    Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)), { pathDelim: "_" })),
-    Effect.withConsole(io.console),
-    Effect.provide(NodeContext.layer)
-  )
-  return { io, effect }
-}
-
-/** Runs a command to its end: exit code and output. */
-const run = (env: Record<string, string>, ...args: ReadonlyArray<string>) =>
-  Effect.gen(function* () {
-    const { effect, io } = command(env, args)
-    process.exitCode = 0
-    yield* effect
-    const code = process.exitCode ?? 0
-    process.exitCode = 0
-    return { code, out: io.out.join("\n"), err: io.err.join("\n") }
-  })
+import { command, run } from "./utils/run.js"
 
 /** Starts `sandbox` with these arguments for the scope; its printout once it serves. */
 const serving = (env: Record<string, string>, ...args: ReadonlyArray<string>) =>

@@ -2,42 +2,10 @@
  * `mobilepay-auth token vipps` run in process against the sandbox, with settings from a
  * ConfigProvider (as from `VIPPS_*` environment variables) and output captured from the Console.
  */
-import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Sandbox, vippsDefaults } from "@mobilepay-auth/sandbox"
-import { ConfigProvider, Console, Effect, Layer } from "effect"
-import { cli } from "../src/Cli.js"
-
-const lines = () => {
-  const out: Array<string> = []
-  const err: Array<string> = []
-  const push =
-    (into: Array<string>) =>
-    (...args: ReadonlyArray<unknown>) =>
-      void into.push(args.map(String).join(" "))
-  const console: Console.Console = {
-    ...globalThis.console,
-    [Console.TypeId]: Console.TypeId,
-    unsafe: { ...globalThis.console, log: push(out), error: push(err) },
-    log: (...args: ReadonlyArray<unknown>) => Effect.sync(() => push(out)(...args)),
-    error: (...args: ReadonlyArray<unknown>) => Effect.sync(() => push(err)(...args))
-  } as unknown as Console.Console
-  return { console, out, err }
-}
-
-const run = (env: Record<string, string>, ...args: Array<string>) =>
-  Effect.gen(function* () {
-    const io = lines()
-    process.exitCode = 0
-    yield* cli(["node", "mobilepay-auth", ...args]).pipe(
-      Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)), { pathDelim: "_" })),
-      Effect.withConsole(io.console),
-      Effect.provide(NodeContext.layer)
-    )
-    const code = process.exitCode ?? 0
-    process.exitCode = 0
-    return { code, out: io.out.join("\n"), err: io.err.join("\n") }
-  })
+import { Effect, Layer } from "effect"
+import { run } from "./utils/run.js"
 
 const withSandbox = <A, E>(
   f: (env: Record<string, string>, sandbox: Sandbox.Sandbox.Service) => Effect.Effect<A, E>
